@@ -1,0 +1,228 @@
+//! A keep-alive HTTP/1.1 load generator for servers on 127.0.0.1.
+//!
+//! Usage: `load --url http://127.0.0.1:PORT/path [--connections C] [--duration-ms D]
+//! [--warmup-ms W] [--threads T]`
+//!
+//! Opens `C` connections, each sending one request at a time for `W + D` ms; only responses
+//! completed in the last `D` ms count. Prints one JSON line:
+//! `{"requests":..,"errors":..,"seconds":..,"rps":..,"p50_us":..,"p99_us":..}` where `requests`
+//! are 2xx responses and `errors` are failed connections, failed requests and non-2xx answers.
+//! Any URL not on 127.0.0.1 is refused; the run is bounded in time whatever the server does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep, timeout_at};
+use yolk_bench::{Target, percentile};
+
+/// Longest run accepted (warm-up plus measurement), so a typo cannot start an endless test.
+const MAX_RUN: Duration = Duration::from_secs(600);
+/// How long past the end a request in flight may take before it is abandoned.
+const GRACE: Duration = Duration::from_secs(2);
+/// Pause before reconnecting after a failed connection, so a dead server is not spun on.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug)]
+struct Options {
+    target: Target,
+    connections: usize,
+    duration: Duration,
+    warmup: Duration,
+    threads: usize,
+}
+
+const USAGE: &str = "usage: load --url http://127.0.0.1:PORT/path [--connections C (32)] \
+[--duration-ms D (3000)] [--warmup-ms W (500)] [--threads T (1)]";
+
+fn parse_options() -> Result<Options, String> {
+    let mut url = None;
+    let (mut connections, mut duration_ms, mut warmup_ms, mut threads) = (32, 3000, 500, 1);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
+        let number = |name: &str, value: String| {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("`{name}` expects a number, got `{value}`"))
+        };
+        match arg.as_str() {
+            "--url" => url = Some(value("--url")?),
+            "--connections" => connections = number(&arg, value(&arg)?)?,
+            "--duration-ms" => duration_ms = number(&arg, value(&arg)?)?,
+            "--warmup-ms" => warmup_ms = number(&arg, value(&arg)?)?,
+            "--threads" => threads = number(&arg, value(&arg)?)?,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    let target = Target::parse(&url.ok_or_else(|| format!("`--url` is required\n{USAGE}"))?)?;
+    let (duration, warmup) = (
+        Duration::from_millis(duration_ms),
+        Duration::from_millis(warmup_ms),
+    );
+    if duration.is_zero() || duration + warmup > MAX_RUN {
+        return Err(format!(
+            "`--duration-ms` must be > 0 and warm-up plus duration at most {} s",
+            MAX_RUN.as_secs()
+        ));
+    }
+    if !(1..=10_000).contains(&connections) || !(1..=64).contains(&threads) {
+        return Err("`--connections` must be 1..=10000 and `--threads` 1..=64".to_owned());
+    }
+    Ok(Options {
+        target,
+        connections: connections as usize,
+        duration,
+        warmup,
+        threads: threads as usize,
+    })
+}
+
+/// What one connection saw inside the measured window.
+#[derive(Debug, Default)]
+struct Stats {
+    ok: u64,
+    errors: u64,
+    latencies_us: Vec<u32>,
+}
+
+async fn connect(target: &Target) -> Result<SendRequest<Empty<Bytes>>, BoxError> {
+    let stream = TcpStream::connect(target.addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    // The connection task ends when `sender` is dropped or the server closes.
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn request(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    target: &Target,
+    host: &str,
+) -> Result<http::StatusCode, BoxError> {
+    sender.ready().await?;
+    let req = Request::get(target.path.as_str())
+        .header(header::HOST, host)
+        .body(Empty::new())?;
+    let response = sender.send_request(req).await?;
+    let status = response.status();
+    response.into_body().collect().await?;
+    Ok(status)
+}
+
+/// Drives one keep-alive connection until `end`, reconnecting after errors.
+async fn run_connection(target: Arc<Target>, measure_from: Instant, end: Instant) -> Stats {
+    let host = target.addr.to_string();
+    let mut stats = Stats::default();
+    let in_window = |at: Instant| at >= measure_from && at <= end;
+    'connections: while Instant::now() < end {
+        let mut sender = match timeout_at(end, connect(&target)).await {
+            Ok(Ok(sender)) => sender,
+            Ok(Err(_)) => {
+                if in_window(Instant::now()) {
+                    stats.errors += 1;
+                }
+                sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
+            Err(_) => break,
+        };
+        while Instant::now() < end {
+            let started = Instant::now();
+            match timeout_at(end + GRACE, request(&mut sender, &target, &host)).await {
+                Ok(Ok(status)) => {
+                    let done = Instant::now();
+                    if !in_window(done) {
+                        continue;
+                    }
+                    if status.is_success() {
+                        stats.ok += 1;
+                        let micros = (done - started).as_micros();
+                        stats.latencies_us.push(micros.min(u32::MAX as u128) as u32);
+                    } else {
+                        stats.errors += 1;
+                    }
+                }
+                Ok(Err(_)) => {
+                    if in_window(Instant::now()) {
+                        stats.errors += 1;
+                    }
+                    continue 'connections;
+                }
+                Err(_) => break 'connections,
+            }
+        }
+    }
+    stats
+}
+
+async fn run(options: Options) -> String {
+    let target = Arc::new(options.target);
+    let start = Instant::now();
+    let measure_from = start + options.warmup;
+    let end = measure_from + options.duration;
+    let tasks: Vec<_> = (0..options.connections)
+        .map(|_| tokio::spawn(run_connection(target.clone(), measure_from, end)))
+        .collect();
+
+    let mut total = Stats::default();
+    for task in tasks {
+        // Each task stops by `end + GRACE`; a panicked task counts as one error.
+        match task.await {
+            Ok(stats) => {
+                total.ok += stats.ok;
+                total.errors += stats.errors;
+                total.latencies_us.extend(stats.latencies_us);
+            }
+            Err(_) => total.errors += 1,
+        }
+    }
+    total.latencies_us.sort_unstable();
+    let seconds = options.duration.as_secs_f64();
+    format!(
+        "{{\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"p50_us\":{},\"p99_us\":{}}}",
+        total.ok,
+        total.errors,
+        seconds,
+        total.ok as f64 / seconds,
+        percentile(&total.latencies_us, 0.50),
+        percentile(&total.latencies_us, 0.99),
+    )
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("load: {err}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = if options.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("load: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    let line = runtime.block_on(run(options));
+    println!("{line}");
+}

@@ -1,0 +1,671 @@
+//! `cargo xtask bench`: requests/s of the same route on several servers, one load generator,
+//! alternating rounds.
+//!
+//! The servers and the load generator are binaries of `crates/yolk-bench`, built in release
+//! mode. Every server of a suite is started once on `127.0.0.1:0` (the port is read from its
+//! `listening on 127.0.0.1:PORT` line); then, round after round, `load` is run against each
+//! server in turn, so drift of the machine (heat, other work) spreads evenly over all of them.
+//! The table gives each server's median, min and max requests/s, its p99 latency and its ratio
+//! to the suite's baseline; the closing `bench: ...` line sums up the ratios.
+//!
+//! To add a server, add one [`ServerSpec`] line to its suite in [`SUITES`]; to add a benchmark,
+//! add a [`Suite`] (for example a cluster suite whose servers take `--workers N`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A server binary of `yolk-bench` taking part in a suite.
+#[derive(Debug)]
+struct ServerSpec {
+    /// Name shown in the table.
+    name: &'static str,
+    /// Binary in `crates/yolk-bench/src/bin/`.
+    bin: &'static str,
+    /// Extra arguments, before the `--port 0 --exit-on-stdin-eof` every server gets.
+    args: &'static [&'static str],
+}
+
+impl ServerSpec {
+    const fn new(name: &'static str, bin: &'static str) -> Self {
+        Self {
+            name,
+            bin,
+            args: &[],
+        }
+    }
+
+    /// The same binary with extra arguments (for suites that vary a server's setup).
+    #[allow(dead_code)] // for suites to come, e.g. cluster vs single
+    const fn with_args(self, args: &'static [&'static str]) -> Self {
+        Self { args, ..self }
+    }
+}
+
+/// One comparison: a path requested on every server, against one baseline.
+#[derive(Debug)]
+struct Suite {
+    name: &'static str,
+    about: &'static str,
+    /// Path requested, starting with `/`.
+    path: &'static str,
+    /// Name of the server the others are compared to; must be one of `servers`.
+    baseline: &'static str,
+    servers: &'static [ServerSpec],
+}
+
+/// Every suite, run in this order.
+const SUITES: &[Suite] = &[Suite {
+    name: "hello",
+    about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
+    path: "/",
+    baseline: "bare_axum",
+    servers: &[
+        ServerSpec::new("bare_axum", "bare_axum"),
+        // Add yolk's server here once its binary exists:
+        // ServerSpec::new("yolk_core", "yolk_core"),
+    ],
+}];
+
+/// The load generator binary in `yolk-bench`.
+const LOAD_BIN: &str = "load";
+/// How long a server may take to print its `listening on` line.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long past its own duration a load run may take before it is killed.
+const LOAD_SLACK: Duration = Duration::from_secs(15);
+
+const HELP: &str = "\
+Usage: cargo xtask bench [options]
+
+Builds crates/yolk-bench in release mode, starts every server of a suite on 127.0.0.1,
+then alternates rounds of the `load` generator against each and prints requests/s.
+
+Options:
+  --suite NAME        run only this suite (default: all; see --list)
+  --duration-ms D     measured time of each load run (default 3000)
+  --warmup-ms W       unmeasured warm-up before each load run (default 500)
+  --rounds R          rounds; each round loads every server once (default 5)
+  --connections C     keep-alive connections of the load generator (default 32)
+  --load-threads T    load generator threads (default 1)
+  --list              list the suites and their servers
+  -h, --help          this message";
+
+#[derive(Debug, Clone)]
+struct Options {
+    suite: Option<String>,
+    duration_ms: u64,
+    warmup_ms: u64,
+    rounds: usize,
+    connections: usize,
+    load_threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            suite: None,
+            duration_ms: 3000,
+            warmup_ms: 500,
+            rounds: 5,
+            connections: 32,
+            load_threads: 1,
+        }
+    }
+}
+
+/// Runs `bench` with the arguments after the task name.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut options = Options::default();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--suite" => options.suite = Some(crate::flag_value(arg, &mut iter)?.to_owned()),
+            "--duration-ms" => options.duration_ms = crate::flag_number(arg, &mut iter)?,
+            "--warmup-ms" => options.warmup_ms = crate::flag_number(arg, &mut iter)?,
+            "--rounds" => options.rounds = crate::flag_number(arg, &mut iter)?,
+            "--connections" => options.connections = crate::flag_number(arg, &mut iter)?,
+            "--load-threads" => options.load_threads = crate::flag_number(arg, &mut iter)?,
+            "--list" => {
+                list_suites();
+                return Ok(());
+            }
+            "-h" | "--help" => {
+                println!("{HELP}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown option `{other}` for bench\n\n{HELP}")),
+        }
+    }
+    if options.rounds == 0 || options.duration_ms == 0 || options.connections == 0 {
+        return Err("`--rounds`, `--duration-ms` and `--connections` must be > 0".to_owned());
+    }
+    let suites: Vec<&Suite> = match &options.suite {
+        Some(name) => vec![
+            SUITES
+                .iter()
+                .find(|suite| suite.name == name)
+                .ok_or_else(|| format!("no suite `{name}` (see `cargo xtask bench --list`)"))?,
+        ],
+        None => SUITES.iter().collect(),
+    };
+
+    let bin_dir = build()?;
+    let mut summaries = Vec::new();
+    for suite in suites {
+        summaries.push(run_suite(suite, &bin_dir, &options)?);
+    }
+    println!("bench: {}", summaries.join("; "));
+    Ok(())
+}
+
+fn list_suites() {
+    for suite in SUITES {
+        println!("{}: {} (path {})", suite.name, suite.about, suite.path);
+        for server in suite.servers {
+            let baseline = if server.name == suite.baseline {
+                " (baseline)"
+            } else {
+                ""
+            };
+            println!(
+                "  {} = {} {}{baseline}",
+                server.name,
+                server.bin,
+                server.args.join(" ")
+            );
+        }
+    }
+}
+
+/// Builds `yolk-bench` in release mode; returns the directory holding its binaries.
+fn build() -> Result<PathBuf, String> {
+    println!("==> bench: cargo build --release -p yolk-bench --locked");
+    let status = crate::cargo(["build", "--release", "-p", "yolk-bench", "--locked"])
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !status.success() {
+        return Err(format!("building yolk-bench failed ({status})"));
+    }
+    Ok(target_dir()?.join("release"))
+}
+
+/// The workspace's target directory, as cargo resolves it (env, config or default).
+fn target_dir() -> Result<PathBuf, String> {
+    let output = crate::cargo(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed ({})", output.status));
+    }
+    let json = String::from_utf8_lossy(&output.stdout);
+    json_string(&json, "target_directory")
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata printed no target_directory".to_owned())
+}
+
+/// A child process that is killed and reaped when dropped, whatever happened before.
+#[derive(Debug)]
+struct ChildGuard {
+    name: String,
+    child: Child,
+}
+
+impl ChildGuard {
+    fn spawn(name: &str, cmd: &mut Command) -> Result<Self, String> {
+        let child = cmd
+            .spawn()
+            .map_err(|err| format!("cannot start {name} ({:?}): {err}", cmd.get_program()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+        })
+    }
+
+    /// Fails if the process has already exited.
+    fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("{} exited early ({status})", self.name)),
+            Err(err) => Err(format!("cannot check on {}: {err}", self.name)),
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        // Closing stdin alone ends a server started with --exit-on-stdin-eof; kill to be sure.
+        drop(self.child.stdin.take());
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A server of a suite, up and listening.
+#[derive(Debug)]
+struct RunningServer {
+    spec: &'static ServerSpec,
+    port: u16,
+    process: ChildGuard,
+}
+
+/// Starts a server on port 0 and waits for its `listening on 127.0.0.1:PORT` line.
+fn start_server(spec: &'static ServerSpec, bin_dir: &Path) -> Result<RunningServer, String> {
+    let program = bin_dir.join(spec.bin);
+    let mut process = ChildGuard::spawn(
+        spec.name,
+        Command::new(&program)
+            .args(spec.args)
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?;
+    let stdout = process.child.stdout.take().expect("stdout is piped");
+    let (port_tx, port_rx) = mpsc::channel();
+    let name = spec.name;
+    // Reads the port, then keeps draining stdout so the server never blocks on a full pipe.
+    thread::spawn(move || {
+        let mut port_tx = Some(port_tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            match parse_listening_line(&line) {
+                Some(port) if port_tx.is_some() => {
+                    let _ = port_tx.take().expect("checked").send(port);
+                }
+                _ => eprintln!("[{name}] {line}"),
+            }
+        }
+    });
+    match port_rx.recv_timeout(START_TIMEOUT) {
+        Ok(port) => Ok(RunningServer {
+            spec,
+            port,
+            process,
+        }),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "{} printed no `listening on 127.0.0.1:PORT` line within {} s",
+            spec.name,
+            START_TIMEOUT.as_secs()
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let status = process.child.wait().map_err(|err| err.to_string());
+            Err(format!(
+                "{} exited before listening ({status:?})",
+                spec.name
+            ))
+        }
+    }
+}
+
+/// One load run's figures, as printed by the `load` binary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    requests: f64,
+    errors: f64,
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+impl Sample {
+    fn parse(line: &str) -> Option<Self> {
+        Some(Self {
+            requests: json_number(line, "requests")?,
+            errors: json_number(line, "errors")?,
+            rps: json_number(line, "rps")?,
+            p50_us: json_number(line, "p50_us")?,
+            p99_us: json_number(line, "p99_us")?,
+        })
+    }
+}
+
+/// Runs the load generator once against a server, bounded in time.
+fn run_load(
+    bin_dir: &Path,
+    server: &mut RunningServer,
+    path: &str,
+    options: &Options,
+) -> Result<Sample, String> {
+    server.process.check_alive()?;
+    let url = format!("http://127.0.0.1:{}{path}", server.port);
+    let mut load = ChildGuard::spawn(
+        LOAD_BIN,
+        Command::new(bin_dir.join(LOAD_BIN))
+            .args(["--url", &url])
+            .args(["--connections", &options.connections.to_string()])
+            .args(["--duration-ms", &options.duration_ms.to_string()])
+            .args(["--warmup-ms", &options.warmup_ms.to_string()])
+            .args(["--threads", &options.load_threads.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?;
+    let deadline = Instant::now()
+        + Duration::from_millis(options.duration_ms + options.warmup_ms)
+        + LOAD_SLACK;
+    let status = loop {
+        match load.child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Ok(None) => return Err(format!("load against {} did not finish", server.spec.name)),
+            Err(err) => return Err(format!("cannot wait for load: {err}")),
+        }
+    };
+    let mut output = String::new();
+    if let Some(mut stdout) = load.child.stdout.take() {
+        stdout
+            .read_to_string(&mut output)
+            .map_err(|err| format!("cannot read load's output: {err}"))?;
+    }
+    if !status.success() {
+        return Err(format!(
+            "load against {} failed ({status})",
+            server.spec.name
+        ));
+    }
+    let sample = output
+        .lines()
+        .rev()
+        .find_map(Sample::parse)
+        .ok_or_else(|| format!("load printed no result line: {output:?}"))?;
+    if sample.requests == 0.0 {
+        return Err(format!(
+            "no successful request to {} ({} errors)",
+            server.spec.name, sample.errors
+        ));
+    }
+    Ok(sample)
+}
+
+/// Runs one suite; returns its part of the closing `bench:` line.
+fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result<String, String> {
+    println!(
+        "\n==> bench suite `{}`: {} — {} round(s) of {} ms (+{} ms warm-up), {} connection(s)",
+        suite.name,
+        suite.about,
+        options.rounds,
+        options.duration_ms,
+        options.warmup_ms,
+        options.connections
+    );
+    // Dropping `servers` (also on `?`) kills and reaps every server.
+    let mut servers = Vec::new();
+    for spec in suite.servers {
+        let server = start_server(spec, bin_dir)?;
+        println!("    {} listening on 127.0.0.1:{}", spec.name, server.port);
+        servers.push(server);
+    }
+
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
+    for round in 1..=options.rounds {
+        for (server, runs) in servers.iter_mut().zip(&mut samples) {
+            let sample = run_load(bin_dir, server, suite.path, options)?;
+            println!(
+                "    round {round}/{}  {:<14} {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  errors {}",
+                options.rounds,
+                server.spec.name,
+                sample.rps,
+                sample.p50_us,
+                sample.p99_us,
+                sample.errors
+            );
+            runs.push(sample);
+        }
+    }
+    drop(servers);
+
+    let rows: Vec<Row> = suite
+        .servers
+        .iter()
+        .zip(&samples)
+        .map(|(spec, runs)| Row::new(spec.name, runs))
+        .collect();
+    let baseline = rows
+        .iter()
+        .find(|row| row.name == suite.baseline)
+        .map(|row| row.median_rps)
+        .ok_or_else(|| {
+            format!(
+                "baseline `{}` is not a server of `{}`",
+                suite.baseline, suite.name
+            )
+        })?;
+    print_table(suite, &rows, baseline);
+    Ok(summary(suite, &rows, baseline))
+}
+
+/// One server's figures over all rounds.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    name: &'static str,
+    median_rps: f64,
+    min_rps: f64,
+    max_rps: f64,
+    /// Median over the rounds of each round's p99.
+    p99_us: f64,
+    errors: f64,
+}
+
+impl Row {
+    fn new(name: &'static str, runs: &[Sample]) -> Self {
+        let rps: Vec<f64> = runs.iter().map(|s| s.rps).collect();
+        let p99: Vec<f64> = runs.iter().map(|s| s.p99_us).collect();
+        Self {
+            name,
+            median_rps: median(&rps),
+            min_rps: rps.iter().copied().fold(f64::INFINITY, f64::min),
+            max_rps: rps.iter().copied().fold(0.0, f64::max),
+            p99_us: median(&p99),
+            errors: runs.iter().map(|s| s.errors).sum(),
+        }
+    }
+}
+
+fn print_table(suite: &Suite, rows: &[Row], baseline: f64) {
+    let ratio_header = format!("vs {}", suite.baseline);
+    println!("\nbench `{}` ({})", suite.name, suite.about);
+    let header = format!(
+        "{:<14} {:>12} {:>12} {:>12} {:>10} {:>8} {:>14}",
+        "server", "median rps", "min rps", "max rps", "p99 us", "errors", ratio_header
+    );
+    println!("{header}");
+    println!("{}", "-".repeat(header.len()));
+    for row in rows {
+        println!(
+            "{:<14} {:>12.0} {:>12.0} {:>12.0} {:>10.0} {:>8} {:>14.3}",
+            row.name,
+            row.median_rps,
+            row.min_rps,
+            row.max_rps,
+            row.p99_us,
+            row.errors,
+            row.median_rps / baseline
+        );
+    }
+    println!();
+}
+
+/// `hello: bare_axum 51234 rps (baseline), yolk_core 0.972x`.
+fn summary(suite: &Suite, rows: &[Row], baseline: f64) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            if row.name == suite.baseline {
+                format!("{} {:.0} rps (baseline)", row.name, row.median_rps)
+            } else {
+                format!(
+                    "{} {:.0} rps = {:.3}x {}",
+                    row.name,
+                    row.median_rps,
+                    row.median_rps / baseline,
+                    suite.baseline
+                )
+            }
+        })
+        .collect();
+    format!("{}: {}", suite.name, parts.join(", "))
+}
+
+fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+/// The port in a server's `listening on 127.0.0.1:PORT` line (see `yolk_bench::listen`).
+fn parse_listening_line(line: &str) -> Option<u16> {
+    line.trim()
+        .strip_prefix("listening on 127.0.0.1:")?
+        .parse()
+        .ok()
+}
+
+/// The number after `"key":` in a flat JSON object (enough for `load`'s one line).
+fn json_number(json: &str, key: &str) -> Option<f64> {
+    let pattern = format!("\"{key}\":");
+    let start = json.find(&pattern)? + pattern.len();
+    let rest = json[start..].trim_start();
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+/// The string after `"key":` in JSON, with `\\` and `\"` unescaped (enough for a path).
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let pattern = format!("\"{key}\":");
+    let start = json.find(&pattern)? + pattern.len();
+    let mut chars = json[start..].trim_start().strip_prefix('"')?.chars();
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suites_are_consistent() {
+        for (i, suite) in SUITES.iter().enumerate() {
+            assert!(
+                SUITES[i + 1..].iter().all(|other| other.name != suite.name),
+                "duplicate suite {}",
+                suite.name
+            );
+            assert!(
+                suite.path.starts_with('/'),
+                "{}: path needs a /",
+                suite.name
+            );
+            assert!(
+                suite.servers.iter().any(|s| s.name == suite.baseline),
+                "{}: baseline {} is not among its servers",
+                suite.name,
+                suite.baseline
+            );
+            for (j, server) in suite.servers.iter().enumerate() {
+                assert!(
+                    suite.servers[j + 1..].iter().all(|s| s.name != server.name),
+                    "{}: duplicate server {}",
+                    suite.name,
+                    server.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_server_binary_exists() {
+        let bins = crate::project_root().join("crates/yolk-bench/src/bin");
+        for suite in SUITES {
+            for server in suite.servers {
+                let source = bins.join(format!("{}.rs", server.bin));
+                assert!(
+                    source.is_file(),
+                    "{} has no {}",
+                    server.name,
+                    source.display()
+                );
+            }
+        }
+        assert!(bins.join(format!("{LOAD_BIN}.rs")).is_file());
+    }
+
+    #[test]
+    fn parses_load_output() {
+        let line = r#"{"requests":1500,"errors":2,"seconds":1.000,"rps":1500.0,"p50_us":210,"p99_us":980}"#;
+        assert_eq!(
+            Sample::parse(line),
+            Some(Sample {
+                requests: 1500.0,
+                errors: 2.0,
+                rps: 1500.0,
+                p50_us: 210.0,
+                p99_us: 980.0
+            })
+        );
+        assert_eq!(Sample::parse("load: refusing http://example.com"), None);
+    }
+
+    #[test]
+    fn parses_target_directory() {
+        let json = r#"{"packages":[],"target_directory":"/a/b \"c\"\\d","version":1}"#;
+        assert_eq!(
+            json_string(json, "target_directory").as_deref(),
+            Some(r#"/a/b "c"\d"#)
+        );
+        assert_eq!(json_string(json, "missing"), None);
+    }
+
+    #[test]
+    fn listening_line_and_median() {
+        assert_eq!(
+            parse_listening_line("listening on 127.0.0.1:4000"),
+            Some(4000)
+        );
+        assert_eq!(parse_listening_line("listening on [::1]:4000"), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn ratios_in_summary() {
+        let sample = |rps| Sample {
+            requests: rps,
+            errors: 0.0,
+            rps,
+            p50_us: 1.0,
+            p99_us: 2.0,
+        };
+        let rows = vec![
+            Row::new("bare_axum", &[sample(100.0), sample(300.0), sample(200.0)]),
+            Row::new("other", &[sample(150.0)]),
+        ];
+        assert_eq!(rows[0].median_rps, 200.0);
+        assert_eq!((rows[0].min_rps, rows[0].max_rps), (100.0, 300.0));
+        assert_eq!(
+            summary(&SUITES[0], &rows, 200.0),
+            "hello: bare_axum 200 rps (baseline), other 150 rps = 0.750x bare_axum"
+        );
+    }
+}
