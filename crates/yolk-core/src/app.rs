@@ -86,7 +86,7 @@ impl FromRef<AppState> for ProxyConfig {
 
 impl FromRef<AppState> for Arc<AppContext> {
     fn from_ref(state: &AppState) -> Self {
-        Arc::clone(&state.context)
+        Self::clone(&state.context)
     }
 }
 
@@ -114,7 +114,11 @@ impl fmt::Debug for AppBuilder {
             .field("env", &self.env)
             .field(
                 "plugins",
-                &self.plugins.iter().map(|(p, _)| p.name()).collect::<Vec<_>>(),
+                &self
+                    .plugins
+                    .iter()
+                    .map(|(p, _)| p.name())
+                    .collect::<Vec<_>>(),
             )
             .field("middleware", &self.middleware)
             .field("role", &self.role)
@@ -302,7 +306,7 @@ impl AppBuilder {
             proxy: app_config.proxy,
             max_ips_count: app_config.max_ips_count,
         };
-        let mut context = AppContext {
+        let context = AppContext {
             config,
             app_config,
             keys: keys.clone(),
@@ -321,7 +325,9 @@ impl AppBuilder {
             plugin.configure(&context.config)?;
             lifecycle.record(plugin.name(), Hook::Configure, started);
         }
-        lifecycle.run(Hook::ConfigDidLoad, &plugins, &context).await?;
+        lifecycle
+            .run(Hook::ConfigDidLoad, &plugins, &context)
+            .await?;
         context.config.write_dump()?;
         lifecycle.run(Hook::DidLoad, &plugins, &context).await?;
 
@@ -342,10 +348,7 @@ impl AppBuilder {
         let context = Arc::clone(&state.context);
         let mut router: Router = router.with_state(state);
         for middleware in stack.into_iter().rev() {
-            let options = context
-                .app_config
-                .middleware_options
-                .get(middleware.name());
+            let options = context.app_config.middleware_options.get(middleware.name());
             router = middleware.apply(router, options)?;
         }
         let router = router

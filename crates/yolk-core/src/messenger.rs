@@ -83,7 +83,9 @@ impl Message {
 #[non_exhaustive]
 pub enum MessengerError {
     /// A recipient's queue is full: it is not keeping up.
-    #[error("message `{topic}` not delivered to {recipient}: its queue is full ({capacity} messages)")]
+    #[error(
+        "message `{topic}` not delivered to {recipient}: its queue is full ({capacity} messages)"
+    )]
     Full {
         /// The topic.
         topic: String,
@@ -181,7 +183,11 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// As [`Messenger::send`].
-    fn broadcast<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<(), MessengerError> {
+    fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+    ) -> Result<(), MessengerError> {
         self.send_json(Recipient::All, topic, payload)
     }
 
@@ -190,7 +196,11 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// As [`Messenger::send`].
-    fn send_to_app<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<(), MessengerError> {
+    fn send_to_app<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+    ) -> Result<(), MessengerError> {
         self.send_json(Recipient::App, topic, payload)
     }
 
@@ -199,7 +209,11 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// As [`Messenger::send`].
-    fn send_to_agent<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<(), MessengerError> {
+    fn send_to_agent<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+    ) -> Result<(), MessengerError> {
         self.send_json(Recipient::Agent, topic, payload)
     }
 
@@ -208,7 +222,11 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// As [`Messenger::send`].
-    fn send_random<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<(), MessengerError> {
+    fn send_random<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+    ) -> Result<(), MessengerError> {
         self.send_json(Recipient::Random, topic, payload)
     }
 
@@ -217,7 +235,12 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// As [`Messenger::send`].
-    fn send_to<T: Serialize + ?Sized>(&self, pid: u32, topic: &str, payload: &T) -> Result<(), MessengerError> {
+    fn send_to<T: Serialize + ?Sized>(
+        &self,
+        pid: u32,
+        topic: &str,
+        payload: &T,
+    ) -> Result<(), MessengerError> {
         self.send_json(Recipient::Pid(pid), topic, payload)
     }
 
@@ -226,7 +249,11 @@ pub trait MessengerExt: Messenger {
     /// # Errors
     ///
     /// [`MessengerError::Decode`] when `payload` does not serialise.
-    fn message<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<Message, MessengerError> {
+    fn message<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        payload: &T,
+    ) -> Result<Message, MessengerError> {
         let payload = serde_json::to_value(payload).map_err(|source| MessengerError::Decode {
             topic: topic.to_owned(),
             source,
@@ -272,7 +299,10 @@ impl Subscribers {
     /// Adds a subscriber to `topic`.
     pub fn subscribe(&self, topic: &str) -> Subscription {
         let (sender, receiver) = mpsc::channel(SUBSCRIPTION_CAPACITY);
-        self.lock().entry(topic.to_owned()).or_default().push(sender);
+        self.lock()
+            .entry(topic.to_owned())
+            .or_default()
+            .push(sender);
         Subscription::new(receiver)
     }
 
@@ -307,7 +337,9 @@ impl Subscribers {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<mpsc::Sender<Message>>>> {
-        self.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.topics
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -365,7 +397,9 @@ impl PendingReplies {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Message>>> {
-        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -396,13 +430,13 @@ impl Messenger for InProcessMessenger {
     }
 
     fn send(&self, to: Recipient, message: Message) -> Result<(), MessengerError> {
-        if let Recipient::Pid(pid) = to {
-            if pid != self.pid() {
-                return Err(MessengerError::NoRecipient {
-                    topic: message.topic,
-                    recipient: format!("process {pid}"),
-                });
-            }
+        if let Recipient::Pid(pid) = to
+            && pid != self.pid()
+        {
+            return Err(MessengerError::NoRecipient {
+                topic: message.topic,
+                recipient: format!("process {pid}"),
+            });
         }
         self.inner.subscribers.deliver(&message).map(drop)
     }
@@ -430,10 +464,12 @@ impl Messenger for InProcessMessenger {
     }
 
     fn reply(&self, request: &Message, payload: serde_json::Value) -> Result<(), MessengerError> {
-        let id = request.request_id.ok_or_else(|| MessengerError::NoRecipient {
-            topic: request.topic.clone(),
-            recipient: "requester (the message is not a request)".to_owned(),
-        })?;
+        let id = request
+            .request_id
+            .ok_or_else(|| MessengerError::NoRecipient {
+                topic: request.topic.clone(),
+                recipient: "requester (the message is not a request)".to_owned(),
+            })?;
         let reply = Message {
             topic: request.topic.clone(),
             payload,
@@ -478,7 +514,10 @@ mod tests {
     fn unknown_pid_is_an_error() {
         let messenger = InProcessMessenger::new();
         let error = messenger.send_to(u32::MAX, "t", &1).unwrap_err();
-        assert!(matches!(error, MessengerError::NoRecipient { .. }), "{error}");
+        assert!(
+            matches!(error, MessengerError::NoRecipient { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -500,7 +539,9 @@ mod tests {
         tokio::spawn(async move {
             while let Some(question) = questions.recv().await {
                 let n: u64 = question.decode().unwrap();
-                responder.reply(&question, serde_json::json!(n * 2)).unwrap();
+                responder
+                    .reply(&question, serde_json::json!(n * 2))
+                    .unwrap();
             }
         });
         let question = messenger.message("double", &21).unwrap();

@@ -93,7 +93,10 @@ impl Middleware {
     /// Runs the middleware only for requests `predicate` accepts (Egg's `match` as a function).
     /// A `match` or `ignore` in the config replaces it.
     #[must_use]
-    pub fn match_when(mut self, predicate: impl Fn(&Request) -> bool + Send + Sync + 'static) -> Self {
+    pub fn match_when(
+        mut self,
+        predicate: impl Fn(&Request) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.filter = Some(PathFilter::Match(Arc::new(predicate)));
         self
     }
@@ -101,7 +104,10 @@ impl Middleware {
     /// Skips the middleware for requests `predicate` accepts (Egg's `ignore` as a function).
     /// A `match` or `ignore` in the config replaces it.
     #[must_use]
-    pub fn ignore_when(mut self, predicate: impl Fn(&Request) -> bool + Send + Sync + 'static) -> Self {
+    pub fn ignore_when(
+        mut self,
+        predicate: impl Fn(&Request) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.filter = Some(PathFilter::Ignore(Arc::new(predicate)));
         self
     }
@@ -124,9 +130,7 @@ impl Middleware {
         }
         let filter = match (options.match_.is_empty(), options.ignore.is_empty()) {
             (false, false) => {
-                return Err(MiddlewareError::MatchAndIgnore {
-                    name: self.name.clone(),
-                });
+                return Err(MiddlewareError::MatchAndIgnore { name: self.name });
             }
             (false, true) => Some(PathFilter::Match(PathPattern::predicate(&options.match_))),
             (true, false) => Some(PathFilter::Ignore(PathPattern::predicate(&options.ignore))),
@@ -341,6 +345,8 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         if let Err(error) = ready!(self.layered.poll_ready(cx)) {
+            // `Into<Infallible>`: this arm cannot run, but the type system needs it written.
+            #[allow(unreachable_code)]
             return Poll::Ready(Err(error.into()));
         }
         self.plain.poll_ready(cx)
@@ -381,6 +387,7 @@ where
         match self.project() {
             FilteredProj::Layered { future } => match ready!(future.poll(cx)) {
                 Ok(response) => Poll::Ready(Ok(response.into_response())),
+                #[allow(unreachable_code)]
                 Err(error) => Poll::Ready(Err(error.into())),
             },
             FilteredProj::Plain { future } => {
@@ -492,8 +499,16 @@ mod tests {
     #[test]
     fn bad_patterns_are_refused_with_the_reason() {
         let error = toml::from_str::<MiddlewareOptions>("match = [\"api\"]").unwrap_err();
-        assert!(error.to_string().contains("expected a path starting with `/`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("expected a path starting with `/`"),
+            "{error}"
+        );
         let error = toml::from_str::<MiddlewareOptions>("match = [\"^(\"]").unwrap_err();
-        assert!(error.to_string().contains("invalid path pattern `^(`"), "{error}");
+        assert!(
+            error.to_string().contains("invalid path pattern `^(`"),
+            "{error}"
+        );
     }
 }

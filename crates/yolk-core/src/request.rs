@@ -43,10 +43,10 @@ pub struct ProxyConfig {
 /// The client's IP: the socket's peer, or with `proxy`, the leftmost trusted
 /// `X-Forwarded-For` entry.
 pub fn client_ip(parts: &Parts, proxy: &ProxyConfig) -> Option<IpAddr> {
-    if proxy.proxy {
-        if let Some(ip) = forwarded_ips(&parts.headers, proxy.max_ips_count).into_iter().next() {
-            return Some(ip);
-        }
+    if proxy.proxy
+        && let Some(&ip) = forwarded_ips(&parts.headers, proxy.max_ips_count).first()
+    {
+        return Some(ip);
     }
     parts
         .extensions
@@ -72,10 +72,10 @@ pub fn forwarded_ips(headers: &HeaderMap, max_ips_count: usize) -> Vec<IpAddr> {
 
 /// `https` or `http`: with `proxy`, from `X-Forwarded-Proto`; else from the request URI.
 pub fn protocol<'a>(parts: &'a Parts, proxy: &ProxyConfig) -> &'a str {
-    if proxy.proxy {
-        if let Some(forwarded) = first_value(&parts.headers, "x-forwarded-proto") {
-            return forwarded;
-        }
+    if proxy.proxy
+        && let Some(forwarded) = first_value(&parts.headers, "x-forwarded-proto")
+    {
+        return forwarded;
     }
     parts.uri.scheme_str().unwrap_or("http")
 }
@@ -83,10 +83,10 @@ pub fn protocol<'a>(parts: &'a Parts, proxy: &ProxyConfig) -> &'a str {
 /// The host the client asked for: with `proxy`, from `X-Forwarded-Host`; else `Host`, else
 /// the URI's authority.
 pub fn host<'a>(parts: &'a Parts, proxy: &ProxyConfig) -> Option<&'a str> {
-    if proxy.proxy {
-        if let Some(forwarded) = first_value(&parts.headers, "x-forwarded-host") {
-            return Some(forwarded);
-        }
+    if proxy.proxy
+        && let Some(forwarded) = first_value(&parts.headers, "x-forwarded-host")
+    {
+        return Some(forwarded);
     }
     parts
         .headers
@@ -236,7 +236,14 @@ mod tests {
     fn max_ips_count_trusts_only_the_rightmost_entries() {
         let parts = parts(&[("x-forwarded-for", "1.1.1.1, 2.2.2.2, 3.3.3.3")]);
         let ip = |max_ips_count| {
-            client_ip(&parts, &ProxyConfig { proxy: true, max_ips_count }).unwrap()
+            client_ip(
+                &parts,
+                &ProxyConfig {
+                    proxy: true,
+                    max_ips_count,
+                },
+            )
+            .unwrap()
         };
         assert_eq!(ip(0), IpAddr::from([1, 1, 1, 1]));
         assert_eq!(ip(1), IpAddr::from([3, 3, 3, 3]));
@@ -253,10 +260,16 @@ mod tests {
             ("host", "app.example"),
         ]);
         let direct = ProxyConfig::default();
-        assert_eq!(client_ip(&parts, &direct), Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(
+            client_ip(&parts, &direct),
+            Some(IpAddr::from([127, 0, 0, 1]))
+        );
         assert_eq!(protocol(&parts, &direct), "http");
         assert_eq!(host(&parts, &direct), Some("app.example"));
-        let proxied = ProxyConfig { proxy: true, max_ips_count: 0 };
+        let proxied = ProxyConfig {
+            proxy: true,
+            max_ips_count: 0,
+        };
         assert_eq!(protocol(&parts, &proxied), "https");
         assert_eq!(host(&parts, &proxied), Some("evil.example"));
     }
@@ -264,8 +277,14 @@ mod tests {
     #[test]
     fn garbage_forwarded_for_falls_back_to_the_peer() {
         let parts = parts(&[("x-forwarded-for", "not-an-ip, , ::zz")]);
-        let proxied = ProxyConfig { proxy: true, max_ips_count: 0 };
-        assert_eq!(client_ip(&parts, &proxied), Some(IpAddr::from([127, 0, 0, 1])));
+        let proxied = ProxyConfig {
+            proxy: true,
+            max_ips_count: 0,
+        };
+        assert_eq!(
+            client_ip(&parts, &proxied),
+            Some(IpAddr::from([127, 0, 0, 1]))
+        );
     }
 
     #[test]

@@ -95,7 +95,11 @@ impl<S: Clone + Send + Sync + 'static> Resources<S> {
 
     /// The routes.
     pub fn into_router(self) -> Router<S> {
-        let path = if self.path.is_empty() { "/" } else { self.path.as_str() };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            self.path.as_str()
+        };
         let base = self.path.as_str();
         let mut router = Router::new()
             .route(path, self.collection)
@@ -126,7 +130,11 @@ mod tests {
     use tower::ServiceExt;
 
     async fn call(router: &Router, method: Method, path: &str) -> (StatusCode, String) {
-        let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
         let response = router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -155,14 +163,23 @@ mod tests {
             (Method::DELETE, "/posts/7", "destroy 7"),
         ];
         for (method, path, expected) in cases {
-            assert_eq!(call(&router, method, path).await, (StatusCode::OK, expected.to_owned()));
+            assert_eq!(
+                call(&router, method, path).await,
+                (StatusCode::OK, expected.to_owned())
+            );
         }
     }
 
     #[tokio::test]
     async fn missing_actions_answer_405() {
         let router: Router = Resources::at("/posts").index(|| async { "index" }).into();
-        assert_eq!(call(&router, Method::POST, "/posts").await.0, StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(call(&router, Method::DELETE, "/posts/1").await.0, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            call(&router, Method::POST, "/posts").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            call(&router, Method::DELETE, "/posts/1").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 }

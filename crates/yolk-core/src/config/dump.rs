@@ -137,7 +137,15 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for name in ["keys", "KEYS", "access_key", "api_keys", "db_password", "token", "client_secret"] {
+        for name in [
+            "keys",
+            "KEYS",
+            "access_key",
+            "api_keys",
+            "db_password",
+            "token",
+            "client_secret",
+        ] {
             assert!(is_secret(name), "{name}");
         }
         for name in ["key", "max_keys_count", "keyboard", "name", "max_age"] {

@@ -60,8 +60,15 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn from_figment(error: figment::Error, base_dir: &Path) -> Self {
-        let key = error.path.join(".");
+    /// Converts figment's error for a value read at `section` (a dotted key, `""` for the top).
+    pub(crate) fn from_figment(error: figment::Error, section: &str, base_dir: &Path) -> Self {
+        // figment appends the key given to `extract_inner` after the path inside it.
+        let mut path = error.path.clone();
+        if !section.is_empty() && path.last().is_some_and(|last| last == section) {
+            path.pop();
+            path.insert(0, section.to_owned());
+        }
+        let key = path.join(".");
         let origin = super::dump::describe(error.metadata.as_ref(), &key, base_dir);
         let problem = match &error.kind {
             Kind::UnknownField(field, expected) => format!(
@@ -76,12 +83,6 @@ impl ConfigError {
                 format!("expected {expected}, found {actual}")
             }
             kind => kind.to_string(),
-        };
-        let key = match &error.kind {
-            // serde reports an unknown field at its parent's path; name the field itself.
-            Kind::UnknownField(field, _) if key.is_empty() => field.clone(),
-            Kind::UnknownField(field, _) => format!("{key}.{field}"),
-            _ => key,
         };
         Self::Invalid {
             origin,

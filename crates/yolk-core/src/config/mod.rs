@@ -47,8 +47,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use figment::{Figment, Metadata, Profile, Provider};
 use figment::providers::{Format, Serialized, Toml};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -172,7 +172,8 @@ impl Config {
             let value = figment.extract_inner(key);
             (figment, value)
         };
-        let value: T = value.map_err(|error| ConfigError::from_figment(error, &self.base_dir))?;
+        let value: T =
+            value.map_err(|error| ConfigError::from_figment(error, key, &self.base_dir))?;
         let section = dump::Section::new(key, &value, &figment, &self.base_dir);
         self.effective
             .lock()
@@ -193,7 +194,7 @@ impl Config {
         self.figment
             .extract_inner(key)
             .map(Some)
-            .map_err(|error| ConfigError::from_figment(error, &self.base_dir))
+            .map_err(|error| ConfigError::from_figment(error, key, &self.base_dir))
     }
 
     /// The top-level keys some layer sets, each with where it was set.
@@ -327,12 +328,12 @@ mod tests {
     fn four_layers_in_order_with_sources() {
         let dir = app_dir(
             "[security]\nmax_age = 2\n[security.csrf]\nheader_name = \"x-token\"\nmethods = [\"POST\", \"PUT\", \"PATCH\"]\n",
-            Some(("prod", "[security]\nmax_age = 3\n[security.csrf]\nmethods = [\"DELETE\"]\n")),
+            Some((
+                "prod",
+                "[security]\nmax_age = 3\n[security.csrf]\nmethods = [\"DELETE\"]\n",
+            )),
         );
-        let vars = [
-            ("YOLK_SECURITY__CSRF__ENABLE", "false"),
-            ("UNRELATED", "x"),
-        ];
+        let vars = [("YOLK_SECURITY__CSRF__ENABLE", "false"), ("UNRELATED", "x")];
         let config = Config::load(dir.path(), "prod", vars).unwrap();
         let security = config.section("security", &Security::default()).unwrap();
         assert_eq!(
@@ -349,8 +350,14 @@ mod tests {
         );
         let dump = config.dump();
         let sources = &dump["sources"];
-        assert_eq!(sources["security.csrf.enable"], "YOLK_SECURITY__CSRF__ENABLE");
-        assert_eq!(sources["security.csrf.header_name"], "config/config.default.toml");
+        assert_eq!(
+            sources["security.csrf.enable"],
+            "YOLK_SECURITY__CSRF__ENABLE"
+        );
+        assert_eq!(
+            sources["security.csrf.header_name"],
+            "config/config.default.toml"
+        );
         assert_eq!(sources["security.csrf.methods"], "config/config.prod.toml");
         assert_eq!(sources["security.max_age"], "config/config.prod.toml");
         assert_eq!(dump["config"]["security"]["csrf"]["methods"][0], "DELETE");
@@ -369,14 +376,22 @@ mod tests {
     fn env_file_of_another_env_is_ignored() {
         let dir = app_dir("", Some(("prod", "[security]\nmax_age = 3\n")));
         let config = Config::load(dir.path(), "local", NO_VARS).unwrap();
-        assert_eq!(config.section("security", &Security::default()).unwrap().max_age, 1);
+        assert_eq!(
+            config
+                .section("security", &Security::default())
+                .unwrap()
+                .max_age,
+            1
+        );
     }
 
     #[test]
     fn unknown_key_names_file_and_key_path() {
         let dir = app_dir("[security.csrf]\nenabel = true\n", None);
         let config = Config::load(dir.path(), "local", NO_VARS).unwrap();
-        let error = config.section("security", &Security::default()).unwrap_err();
+        let error = config
+            .section("security", &Security::default())
+            .unwrap_err();
         let message = error.to_string();
         assert!(message.contains("config/config.default.toml"), "{message}");
         assert!(message.contains("`security.csrf.enabel`"), "{message}");
@@ -426,6 +441,12 @@ mod tests {
         let config = Config::load(dir.path(), "local", [("YOLK_SECURITY__MAX_AGE", "5")])
             .unwrap()
             .with_value("security.max_age", 9);
-        assert_eq!(config.section("security", &Security::default()).unwrap().max_age, 9);
+        assert_eq!(
+            config
+                .section("security", &Security::default())
+                .unwrap()
+                .max_age,
+            9
+        );
     }
 }

@@ -191,7 +191,10 @@ pub(crate) fn resolve(
         }
         for &dependency in node.dependencies {
             match by_name.get(dependency) {
-                None => missing.entry(dependency).or_default().push(node.name.to_owned()),
+                None => missing
+                    .entry(dependency)
+                    .or_default()
+                    .push(node.name.to_owned()),
                 Some(&dep) if disabled[dep].is_some() => switched_off
                     .entry(dependency)
                     .or_default()
@@ -220,7 +223,9 @@ pub(crate) fn resolve(
     let mut stack = Vec::new();
     for index in 0..nodes.len() {
         if disabled[index].is_none() {
-            visit(index, nodes, &by_name, &disabled, &mut state, &mut stack, &mut order)?;
+            visit(
+                index, nodes, &by_name, &disabled, &mut state, &mut stack, &mut order,
+            )?;
         }
     }
     Ok(order)
@@ -258,10 +263,10 @@ fn visit(
     stack.push(index);
     let node = &nodes[index];
     for dependency in node.dependencies.iter().chain(node.optional_dependencies) {
-        if let Some(&dep) = by_name.get(dependency) {
-            if disabled[dep].is_none() {
-                visit(dep, nodes, by_name, disabled, state, stack, order)?;
-            }
+        if let Some(&dep) = by_name.get(dependency)
+            && disabled[dep].is_none()
+        {
+            visit(dep, nodes, by_name, disabled, state, stack, order)?;
         }
     }
     stack.pop();
@@ -306,19 +311,28 @@ mod tests {
             node("onerror", &[], &[]),
         ];
         let order = resolve(&nodes, &PluginSettings::default(), "local").unwrap();
-        assert_eq!(names(&nodes, &order), ["logger", "session", "security", "onerror"]);
+        assert_eq!(
+            names(&nodes, &order),
+            ["logger", "session", "security", "onerror"]
+        );
     }
 
     #[test]
     fn optional_dependency_absent_or_disabled_is_fine() {
-        let nodes = [node("session", &[], &["redis", "logger"]), node("logger", &[], &[])];
+        let nodes = [
+            node("session", &[], &["redis", "logger"]),
+            node("logger", &[], &[]),
+        ];
         let order = resolve(&nodes, &settings("[logger]\nenable = false\n"), "local").unwrap();
         assert_eq!(names(&nodes, &order), ["session"]);
     }
 
     #[test]
     fn missing_names_who_requires_it() {
-        let nodes = [node("security", &["session"], &[]), node("csrf", &["session"], &[])];
+        let nodes = [
+            node("security", &["session"], &[]),
+            node("csrf", &["session"], &[]),
+        ];
         let error = resolve(&nodes, &PluginSettings::default(), "local").unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -329,7 +343,10 @@ mod tests {
 
     #[test]
     fn required_but_disabled_names_the_file() {
-        let nodes = [node("security", &["session"], &[]), node("session", &[], &[])];
+        let nodes = [
+            node("security", &["session"], &[]),
+            node("session", &[], &[]),
+        ];
         let error = resolve(&nodes, &settings("[session]\nenable = false\n"), "local").unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -340,9 +357,16 @@ mod tests {
 
     #[test]
     fn disabled_dependent_does_not_require() {
-        let nodes = [node("security", &["session"], &[]), node("session", &[], &[])];
+        let nodes = [
+            node("security", &["session"], &[]),
+            node("session", &[], &[]),
+        ];
         let toml = "[session]\nenable = false\n[security]\nenable = false\n";
-        assert!(resolve(&nodes, &settings(toml), "local").unwrap().is_empty());
+        assert!(
+            resolve(&nodes, &settings(toml), "local")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -361,7 +385,10 @@ mod tests {
             node("c", &["a"], &[]),
         ];
         let error = resolve(&nodes, &PluginSettings::default(), "local").unwrap_err();
-        assert_eq!(error.to_string(), "plugin dependency cycle: a -> b -> c -> a");
+        assert_eq!(
+            error.to_string(),
+            "plugin dependency cycle: a -> b -> c -> a"
+        );
     }
 
     #[test]
@@ -386,8 +413,16 @@ mod tests {
     fn env_file_overrides_default_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("config")).unwrap();
-        std::fs::write(dir.path().join("config/plugin.toml"), "[a]\nenable = false\n").unwrap();
-        std::fs::write(dir.path().join("config/plugin.prod.toml"), "[a]\nenable = true\n").unwrap();
+        std::fs::write(
+            dir.path().join("config/plugin.toml"),
+            "[a]\nenable = false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config/plugin.prod.toml"),
+            "[a]\nenable = true\n",
+        )
+        .unwrap();
         let nodes = [node("a", &[], &[])];
         let local = PluginSettings::load(dir.path(), "local").unwrap();
         assert!(resolve(&nodes, &local, "local").unwrap().is_empty());
@@ -399,8 +434,14 @@ mod tests {
     fn bad_plugin_file_names_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("config")).unwrap();
-        std::fs::write(dir.path().join("config/plugin.toml"), "[a]\nenabel = false\n").unwrap();
-        let error = PluginSettings::load(dir.path(), "local").unwrap_err().to_string();
+        std::fs::write(
+            dir.path().join("config/plugin.toml"),
+            "[a]\nenabel = false\n",
+        )
+        .unwrap();
+        let error = PluginSettings::load(dir.path(), "local")
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("config/plugin.toml:"), "{error}");
         assert!(error.contains("unknown field `enabel`"), "{error}");
     }
