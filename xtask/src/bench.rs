@@ -65,8 +65,7 @@ const SUITES: &[Suite] = &[Suite {
     baseline: "bare_axum",
     servers: &[
         ServerSpec::new("bare_axum", "bare_axum"),
-        // Add yolk's server here once its binary exists:
-        // ServerSpec::new("yolk_core", "yolk_core"),
+        ServerSpec::new("yolk_core", "yolk_core"),
     ],
 }];
 

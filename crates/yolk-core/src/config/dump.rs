@@ -46,7 +46,12 @@ fn collect_sources(
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (key, child) in map {
-                collect_sources(&format!("{path}.{key}"), child, figment, base, out);
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                collect_sources(&child_path, child, figment, base, out);
             }
         }
         _ => {
@@ -91,8 +96,7 @@ pub(super) fn render(env: &str, sections: &BTreeMap<String, Section>) -> Value {
             config.insert(key.clone(), value);
         }
         for (path, source) in &section.sources {
-            let path = path.trim_start_matches('.');
-            sources.insert(path.to_owned(), Value::String(source.clone()));
+            sources.insert(path.clone(), Value::String(source.clone()));
         }
     }
     serde_json::json!({ "env": env, "config": config, "sources": sources })
