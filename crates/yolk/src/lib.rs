@@ -1,1 +1,63 @@
-//! yolk
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+/// The whole of [`yolk_core`]: the loader, config, keys, cookies, middleware and messenger.
+///
+/// ```
+/// let keys = yolk::core::keys::Keys::parse("new,old").unwrap();
+/// assert_eq!(keys.len(), 2);
+/// ```
+pub use yolk_core as core;
+
+pub use yolk_core::{
+    App, AppBuilder, AppContext, AppState, BoxError, Config, ConfigError, CookieOptions, Cookies,
+    Error, Inject, Keys, Middleware, Plugin, messenger, request, resources,
+};
+
+/// axum, as yolk uses it: routes, extractors and responses.
+///
+/// ```
+/// use yolk::axum::{Router, routing::get};
+///
+/// let _router: Router = Router::new().route("/", get(|| async { "hi" }));
+/// ```
+pub use axum;
+
+/// The attribute for implementing [`Plugin`], whose hooks are `async`.
+///
+/// ```
+/// use yolk::{AppContext, BoxError, Plugin};
+///
+/// struct Noop;
+///
+/// #[yolk::async_trait]
+/// impl Plugin for Noop {
+///     fn name(&self) -> &'static str {
+///         "noop"
+///     }
+///
+///     async fn did_ready(&self, _app: &AppContext) -> Result<(), BoxError> {
+///         Ok(())
+///     }
+/// }
+/// assert_eq!(Noop.name(), "noop");
+/// ```
+pub use async_trait::async_trait;
+
+pub mod prelude {
+    //! What most apps and plugins use, in one import: `use yolk::prelude::*;`.
+    //!
+    //! ```
+    //! use yolk::prelude::*;
+    //!
+    //! let _builder = App::builder()
+    //!     .route("/", get(|| async { "hi" }))
+    //!     .route("/items", post(|| async { "created" }).put(|| async { "replaced" }))
+    //!     .route("/items/{id}", patch(|| async { "updated" }).delete(|| async { "gone" }));
+    //! ```
+
+    pub use crate::axum::routing::{delete, get, patch, post, put};
+    pub use crate::{
+        App, AppContext, BoxError, CookieOptions, Cookies, Inject, Middleware, Plugin, async_trait,
+    };
+}
