@@ -1,5 +1,6 @@
 //! Serves the hello app: `cargo run -p hello -- --port 7001 --host 127.0.0.1`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
 
     // `config/` is looked up under the base directory, which defaults to the current one. The

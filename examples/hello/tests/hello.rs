@@ -170,7 +170,6 @@ fn the_binary_serves_and_stops_on_sigterm() {
         .env_remove("YOLK_ENV")
         .env_remove("YOLK_KEYS")
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
