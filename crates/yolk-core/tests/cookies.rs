@@ -602,3 +602,34 @@ async fn missing_layer_is_a_named_rejection() {
     let with_layer = self::app(Keys::default());
     assert_eq!(send(&with_layer, "/optional", None).await.body, "some");
 }
+
+#[tokio::test]
+async fn a_write_after_a_bad_signature_leaves_one_sig_header() {
+    use axum::routing::get;
+    let keys = yolk_core::Keys::parse("key-0123456789abcdef").unwrap();
+    let router = axum::Router::new()
+        .route(
+            "/",
+            get(|cookies: yolk_core::Cookies| async move {
+                assert_eq!(cookies.get_signed("visits"), None);
+                let signed = yolk_core::CookieOptions::new().with_signed(true);
+                cookies.set("visits", "1", &signed)?;
+                Ok::<_, yolk_core::cookies::CookieError>("1")
+            }),
+        )
+        .layer(yolk_core::CookieLayer::new(keys));
+    let request = http::Request::get("/")
+        .header("cookie", "visits=5; visits.sig=forged")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+    let sigs: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|v| v.starts_with("visits.sig="))
+        .collect();
+    assert_eq!(sigs.len(), 1, "{sigs:?}");
+    assert!(!sigs[0].contains("Max-Age=0"), "{sigs:?}");
+}

@@ -53,3 +53,12 @@ pub enum CookieError {
     #[error(transparent)]
     Keys(#[from] KeysError),
 }
+
+/// A cookie the handler could not write is a server-side mistake: 500, logged, with the
+/// message (which never holds the value).
+impl axum::response::IntoResponse for CookieError {
+    fn into_response(self) -> axum::response::Response {
+        tracing::error!("{self}");
+        (http::StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}

@@ -39,6 +39,9 @@ struct JarState {
 struct Pending {
     name: String,
     header: HeaderValue,
+    /// Written by a read (an expired or re-signed `.sig`), not asked for by the handler: any
+    /// later write of the same name replaces it, so one name never gets two headers.
+    maintenance: bool,
 }
 
 impl CookieSlot {
@@ -428,14 +431,14 @@ impl Cookies {
                     .map_err(CookieError::from)
                     .and_then(|sig| render(&sig_name, &sig, &maintenance, false))
                 {
-                    push(&mut state, sig_name, header, true);
+                    push_maintenance(&mut state, sig_name, header);
                 }
                 Some(value)
             }
             None => {
                 // Forged or stale: expire the bad signature.
                 if let Ok(header) = render(&sig_name, "", &maintenance, true) {
-                    push(&mut state, sig_name, header, true);
+                    push_maintenance(&mut state, sig_name, header);
                 }
                 None
             }
@@ -561,10 +564,22 @@ fn lookup<'a>(state: &'a JarState, name: &str) -> Option<&'a str> {
 }
 
 fn push(state: &mut JarState, name: String, header: HeaderValue, overwrite: bool) {
-    if overwrite {
-        state.pending.retain(|p| p.name != name);
+    state
+        .pending
+        .retain(|p| p.name != name || !(overwrite || p.maintenance));
+    state.pending.push(Pending {
+        name,
+        header,
+        maintenance: false,
+    });
+}
+
+/// Queues a header a read decided on: replaced by any later write of the same name.
+fn push_maintenance(state: &mut JarState, name: String, header: HeaderValue) {
+    push(state, name, header, true);
+    if let Some(last) = state.pending.last_mut() {
+        last.maintenance = true;
     }
-    state.pending.push(Pending { name, header });
 }
 
 fn warn_if_too_large(name: &str, value: &str) {

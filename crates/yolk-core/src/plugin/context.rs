@@ -97,6 +97,11 @@ impl AppContext {
         self.lock_services().insert(value);
     }
 
+    /// Registers a service already shared elsewhere.
+    pub fn provide_arc<T: Send + Sync + 'static>(&self, value: Arc<T>) {
+        self.lock_services().insert_arc(value);
+    }
+
     /// The service of type `T`, if any.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.lock_services().get::<T>()
