@@ -11,7 +11,7 @@ pub use yolk_core as core;
 
 pub use yolk_core::{
     App, AppBuilder, AppContext, AppState, BoxError, Config, ConfigError, CookieOptions, Cookies,
-    Error, Inject, Keys, Middleware, Plugin, messenger, request, resources,
+    Error, Inject, Keys, Middleware, Plugin, cookies, messenger, request, resources,
 };
 
 /// axum, as yolk uses it: routes, extractors and responses.

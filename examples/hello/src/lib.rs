@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-use yolk::axum::http::StatusCode;
+use yolk::cookies::CookieError;
 use yolk::prelude::*;
 
 /// The name of the signed cookie holding the visit count.
@@ -36,18 +36,17 @@ async fn hello() -> &'static str {
 
 /// Reads the signed count (a missing, tampered or non-numeric cookie counts as 0), adds one,
 /// and signs the new count back.
-async fn visits(cookies: Cookies) -> Result<String, (StatusCode, String)> {
+async fn visits(cookies: Cookies) -> Result<String, CookieError> {
     let count = cookies
         .get_signed(VISITS_COOKIE)
         .and_then(|value| value.parse::<u64>().ok())
         .unwrap_or(0)
         .saturating_add(1);
     let count = count.to_string();
-    // Overwrite: when a bad signature was read above, the jar queued its expiry; the new
-    // signature replaces it rather than following it.
-    let options = CookieOptions::new().with_signed(true).with_overwrite(true);
-    cookies
-        .set(VISITS_COOKIE, &count, &options)
-        .map_err(|error| (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
+    cookies.set(
+        VISITS_COOKIE,
+        &count,
+        &CookieOptions::new().with_signed(true),
+    )?;
     Ok(count)
 }
