@@ -400,7 +400,7 @@ fn order_middleware(
             });
         }
     }
-    let known = || seen.iter().cloned().collect::<Vec<_>>().join(", ");
+    let known = || list_or_none(seen.iter());
     for name in app_config.middleware_options.keys() {
         if !seen.contains(name) {
             return Err(MiddlewareError::Unknown {
@@ -422,7 +422,7 @@ fn order_middleware(
             return Err(MiddlewareError::Unknown {
                 name: name.clone(),
                 setting: "middleware",
-                known: by_name.keys().cloned().collect::<Vec<_>>().join(", "),
+                known: list_or_none(by_name.keys()),
             });
         };
         taken[index] = true;
@@ -432,6 +432,16 @@ fn order_middleware(
     let mut slots: Vec<Option<Middleware>> = app_middleware.drain(..).map(Some).collect();
     ordered.extend(picked.into_iter().filter_map(|index| slots[index].take()));
     Ok(ordered)
+}
+
+/// `a, b, c`, or `none`.
+fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list = names.map(String::as_str).collect::<Vec<_>>().join(", ");
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list
+    }
 }
 
 /// A booted app: its router, its context, its plugins.

@@ -482,31 +482,25 @@ async fn middleware_order_plugins_then_app_in_config_order() {
     assert_eq!(headers["x-trail"], "first,second,security,session");
 }
 
+/// The start-up error of an app with one plugin `a` and this `config.default.toml`.
+async fn error_with_config(toml_text: &str) -> String {
+    let log = Log::default();
+    let dir = app_dir(&[("config.default.toml", toml_text)]);
+    build_error(builder(dir.path()).plugin(Probe::new("a", &log))).await
+}
+
 #[tokio::test]
 async fn middleware_config_errors() {
-    let log = Log::default();
-    let dir = app_dir(&[("config.default.toml", "middleware = [\"nope\"]\n")]);
-    let message = build_error(builder(dir.path()).plugin(Probe::new("a", &log))).await;
     assert_eq!(
-        message,
-        "unknown middleware `nope` in `middleware`; registered middleware: "
+        error_with_config("middleware = [\"nope\"]\n").await,
+        "unknown middleware `nope` in `middleware`; registered middleware: none"
     );
-
-    let dir = app_dir(&[(
-        "config.default.toml",
-        "[middleware_options.nope]\nenable = false\n",
-    )]);
-    let message = build_error(builder(dir.path()).plugin(Probe::new("a", &log))).await;
     assert_eq!(
-        message,
+        error_with_config("[middleware_options.nope]\nenable = false\n").await,
         "unknown middleware `nope` in `middleware_options`; registered middleware: a"
     );
-
-    let dir = app_dir(&[(
-        "config.default.toml",
-        "[middleware_options.a]\nmatch = [\"/x\"]\nignore = [\"/y\"]\n",
-    )]);
-    let message = build_error(builder(dir.path()).plugin(Probe::new("a", &log))).await;
+    let message =
+        error_with_config("[middleware_options.a]\nmatch = [\"/x\"]\nignore = [\"/y\"]\n").await;
     assert!(
         message.contains("`match` and `ignore` are both set"),
         "{message}"
