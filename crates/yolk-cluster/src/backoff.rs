@@ -69,10 +69,7 @@ mod tests {
         for _ in 0..5 {
             backoff.next_delay(Duration::ZERO);
         }
-        assert_eq!(
-            backoff.next_delay(RESET_AFTER),
-            Duration::from_millis(100)
-        );
+        assert_eq!(backoff.next_delay(RESET_AFTER), Duration::from_millis(100));
         assert_eq!(
             backoff.next_delay(Duration::ZERO),
             Duration::from_millis(200)

@@ -10,7 +10,9 @@ pub enum ClusterError {
     #[error(transparent)]
     App(#[from] yolk_core::Error),
     /// The listening socket could not be bound.
-    #[error("cannot listen on {address}: {source}; is another server using that port? Pick another with `--port`")]
+    #[error(
+        "cannot listen on {address}: {source}; is another server using that port? Pick another with `--port`"
+    )]
     Bind {
         /// `host:port`.
         address: String,
@@ -71,7 +73,9 @@ pub enum ClusterError {
     #[error("IPC channel to the master: {0}")]
     Ipc(#[source] io::Error),
     /// `start` while a master of that title runs.
-    #[error("`{title}` is already running (master pid {pid}, pid file {pid_file}); stop it first with `stop --title {title}`")]
+    #[error(
+        "`{title}` is already running (master pid {pid}, pid file {pid_file}); stop it first with `stop --title {title}`"
+    )]
     AlreadyRunning {
         /// The title.
         title: String,
@@ -89,7 +93,9 @@ pub enum ClusterError {
         pid_file: PathBuf,
     },
     /// The master did not exit in time after `stop`.
-    #[error("the master (pid {pid}) is still running after {timeout:?}; wait longer with `--timeout`, or end it with `kill -9 {pid}`")]
+    #[error(
+        "the master (pid {pid}) is still running after {timeout:?}; wait longer with `--timeout`, or end it with `kill -9 {pid}`"
+    )]
     StopTimeout {
         /// The master.
         pid: u32,

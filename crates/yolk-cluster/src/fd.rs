@@ -63,7 +63,9 @@ fn take(fd: RawFd) -> Result<OwnedFd, String> {
     if fd <= 2 {
         return Err(format!("fd {fd} is a standard stream"));
     }
-    let mut taken = TAKEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let taken = taken.get_or_insert_with(HashSet::new);
     if taken.contains(&fd) {
         return Err(format!("fd {fd} was already taken"));

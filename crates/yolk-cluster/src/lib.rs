@@ -130,9 +130,10 @@ async fn single(
 ) -> Result<(), ClusterError> {
     let started = Instant::now();
     let _pid_file = pidfile::PidFile::create(&pid_file)?;
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| format!("{}:{}", args.host, args.port), |a| a.to_string());
+    let address = listener.local_addr().map_or_else(
+        |_| format!("{}:{}", args.host, args.port),
+        |a| a.to_string(),
+    );
     listener
         .set_nonblocking(true)
         .map_err(|source| ClusterError::io("cannot use the listening socket", source))?;

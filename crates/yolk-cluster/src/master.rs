@@ -133,9 +133,10 @@ pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), C
     let pid_file = PidFile::create(&options.pid_file)?;
     let exe = std::env::current_exe()
         .map_err(|source| ClusterError::io("cannot find this program's path", source))?;
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| format!("{}:{}", options.host, options.port), |a| a.to_string());
+    let address = listener.local_addr().map_or_else(
+        |_| format!("{}:{}", options.host, options.port),
+        |a| a.to_string(),
+    );
     let (events, mut incoming) = mpsc::channel(4096);
     let mut master = Master {
         options,
@@ -152,9 +153,8 @@ pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), C
         reload: None,
         started,
     };
-    let signals = |kind| {
-        signal(kind).map_err(|source| ClusterError::io("cannot watch signals", source))
-    };
+    let signals =
+        |kind| signal(kind).map_err(|source| ClusterError::io("cannot watch signals", source));
     let mut terminate = signals(SignalKind::terminate())?;
     let mut interrupt = signals(SignalKind::interrupt())?;
     let mut hangup = signals(SignalKind::hangup())?;
@@ -274,13 +274,22 @@ impl Master {
             Event::Frame(id, frame) => self.on_frame(id, frame),
             Event::Exited(id, status) => self.on_exit(id, &status),
             Event::Respawn(kind) => {
-                if self.phase == Phase::Running {
-                    if let Err(error) = self.spawn(kind, false) {
-                        say!("{error}");
-                        self.schedule_respawn(kind, Duration::ZERO);
-                    }
+                if self.phase != Phase::Running {
+                    return;
+                }
+                if let Err(error) = self.spawn(kind, false) {
+                    let delay = self.backoff(kind).next_delay(Duration::ZERO);
+                    say!("{error}; trying again in {} ms", delay.as_millis());
+                    self.schedule_respawn(kind, delay);
                 }
             }
+        }
+    }
+
+    fn backoff(&mut self, kind: Kind) -> &mut Backoff {
+        match kind {
+            Kind::Agent => &mut self.agent_backoff,
+            Kind::Worker => &mut self.worker_backoff,
         }
     }
 
@@ -289,7 +298,11 @@ impl Master {
             Frame::Ready { drain_timeout_ms } => self.on_ready(id, drain_timeout_ms),
             Frame::Failed { error } => {
                 if let Some(child) = self.children.get_mut(&id) {
-                    say!("the {} (pid {}) failed to start: {error}", child.kind.as_str(), child.pid);
+                    say!(
+                        "the {} (pid {}) failed to start: {error}",
+                        child.kind.as_str(),
+                        child.pid
+                    );
                     child.failure = Some(error);
                 }
             }
@@ -298,7 +311,9 @@ impl Master {
                 let request_id = message.request_id;
                 let topic = message.topic.clone();
                 match self.by_pid(to) {
-                    Some(target) => self.deliver(id, target, Frame::Replied { message }, &topic, request_id),
+                    Some(target) => {
+                        self.deliver(id, target, Frame::Replied { message }, &topic, request_id)
+                    }
                     None => self.nack(
                         id,
                         request_id,
@@ -411,11 +426,9 @@ impl Master {
                 if let Some(reload) = &mut self.reload {
                     reload.old.retain(|old| *old != id);
                 }
-                let backoff = match child.kind {
-                    Kind::Agent => &mut self.agent_backoff,
-                    Kind::Worker => &mut self.worker_backoff,
-                };
-                let delay = backoff.next_delay(child.spawned_at.elapsed());
+                let delay = self
+                    .backoff(child.kind)
+                    .next_delay(child.spawned_at.elapsed());
                 say!(
                     "{kind} {} exited ({status}); starting a new {kind} in {} ms",
                     child.pid,
@@ -444,7 +457,16 @@ impl Master {
             Recipient::App => self.ids(Kind::Worker),
             Recipient::Agent => self.ids(Kind::Agent),
             Recipient::Random => {
-                let workers = self.ids(Kind::Worker);
+                // A ready worker, when there is one: a starting one may not subscribe yet.
+                let mut workers: Vec<u64> = self
+                    .children
+                    .iter()
+                    .filter(|(_, c)| c.kind == Kind::Worker && c.state == State::Ready)
+                    .map(|(id, _)| *id)
+                    .collect();
+                if workers.is_empty() {
+                    workers = self.ids(Kind::Worker);
+                }
                 if workers.is_empty() {
                     Vec::new()
                 } else {
@@ -471,9 +493,17 @@ impl Master {
             let message = if index == last {
                 message.take().expect("the last target takes the message")
             } else {
-                message.clone().expect("the message is kept for the last target")
+                message
+                    .clone()
+                    .expect("the message is kept for the last target")
             };
-            self.deliver(from, target, Frame::Deliver { message, sole }, &topic, request_id);
+            self.deliver(
+                from,
+                target,
+                Frame::Deliver { message, sole },
+                &topic,
+                request_id,
+            );
         }
     }
 
@@ -551,7 +581,11 @@ impl Master {
                 workers: workers.clone(),
             };
             if child.frames.try_send(members).is_err() {
-                say!("{} {} is not keeping up with its channel", child.kind.as_str(), child.pid);
+                say!(
+                    "{} {} is not keeping up with its channel",
+                    child.kind.as_str(),
+                    child.pid
+                );
             }
         }
     }
@@ -707,7 +741,10 @@ impl Master {
 }
 
 fn kill(pid: u32) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
 }

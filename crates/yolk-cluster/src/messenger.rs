@@ -178,16 +178,19 @@ impl IpcMessenger {
     }
 
     fn push(&self, frame: Frame, topic: &str) -> Result<(), MessengerError> {
-        self.inner.outbound.try_send(frame).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => MessengerError::Full {
-                topic: topic.to_owned(),
-                recipient: "the master (this process's outbound queue)".to_owned(),
-                capacity: OUTBOUND_CAPACITY,
-            },
-            mpsc::error::TrySendError::Closed(_) => MessengerError::Closed {
-                reason: "the connection to the master is closed".to_owned(),
-            },
-        })
+        self.inner
+            .outbound
+            .try_send(frame)
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => MessengerError::Full {
+                    topic: topic.to_owned(),
+                    recipient: "the master (this process's outbound queue)".to_owned(),
+                    capacity: OUTBOUND_CAPACITY,
+                },
+                mpsc::error::TrySendError::Closed(_) => MessengerError::Closed {
+                    reason: "the connection to the master is closed".to_owned(),
+                },
+            })
     }
 
     fn members(&self) -> MutexGuard<'_, Members> {
@@ -360,7 +363,10 @@ mod tests {
                 reason,
                 ..
             }) => {
-                assert_eq!((to, request_id, reason), (11, Some(5), NackReason::NoRecipient));
+                assert_eq!(
+                    (to, request_id, reason),
+                    (11, Some(5), NackReason::NoRecipient)
+                );
             }
             other => panic!("expected a nack, got {other:?}"),
         }

@@ -33,8 +33,9 @@ impl PidFile {
                 ClusterError::io(format!("cannot create {}", parent.display()), source)
             })?;
         }
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .map_err(|source| ClusterError::io(format!("cannot write {}", path.display()), source))?;
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|source| {
+            ClusterError::io(format!("cannot write {}", path.display()), source)
+        })?;
         Ok(Self {
             path: path.to_owned(),
         })
@@ -119,10 +120,7 @@ mod tests {
         let file = PidFile::create(&path).unwrap();
         assert_eq!(read_live(&path).unwrap(), Some(std::process::id()));
         let error = PidFile::create(&path).unwrap_err();
-        assert!(
-            error.to_string().contains("already running"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("already running"), "{error}");
         drop(file);
         assert!(!path.exists());
     }

@@ -1,6 +1,7 @@
 //! A yolk cluster to run and to test the cluster against.
 //!
-//! - `GET /` names the worker's pid; `GET /slow?ms=N` answers after N ms;
+//! - `GET /` names the worker's pid; `GET /slow?ms=N` answers after N ms (with `&mark=NAME`,
+//!   it first creates `run/NAME`, so a test knows the request is in flight);
 //! - `GET /agent` shows the latest tick the agent broadcast (every `demo.tick_ms`);
 //! - `GET /crash` aborts the worker (env `local` only), to watch it being replaced;
 //! - `GET /hooks` tells whether `server_did_ready` ran in this worker;
@@ -149,7 +150,11 @@ impl Plugin for Demo {
         keep_notes(messenger, &self.state);
         let pid = messenger.pid();
         let role = role_name(app);
-        answer(messenger, "ping", move |_| json!({ "pid": pid, "role": role }));
+        answer(
+            messenger,
+            "ping",
+            move |_| json!({ "pid": pid, "role": role }),
+        );
         Ok(())
     }
 
@@ -177,7 +182,11 @@ impl Plugin for Demo {
         }
         keep_notes(messenger, &self.state);
         let pid = messenger.pid();
-        answer(messenger, "ping", move |_| json!({ "pid": pid, "role": "agent" }));
+        answer(
+            messenger,
+            "ping",
+            move |_| json!({ "pid": pid, "role": "agent" }),
+        );
         answer(messenger, "echo", Value::clone);
 
         let mut fanout = messenger.subscribe("fanout");
@@ -231,7 +240,10 @@ impl Plugin for Demo {
                 "/",
                 get(move || async move { format!("hello from {role} {}\n", std::process::id()) }),
             )
-            .route("/slow", get(slow))
+            .route("/slow", {
+                let run_dir = app.base_dir().join("run");
+                get(move |query: Query<SlowQuery>| slow(query, run_dir))
+            })
             .route("/agent", {
                 let shared = Arc::clone(&shared);
                 get(move || async move {
@@ -263,9 +275,19 @@ async fn crash() -> &'static str {
 #[derive(Debug, Deserialize)]
 struct SlowQuery {
     ms: u64,
+    /// When given, the file `run/<mark>` is created once the request is being handled.
+    mark: Option<String>,
 }
 
-async fn slow(Query(query): Query<SlowQuery>) -> String {
+async fn slow(Query(query): Query<SlowQuery>, run_dir: std::path::PathBuf) -> String {
+    let mark = query
+        .mark
+        .filter(|mark| !mark.is_empty() && mark.chars().all(|c| c.is_ascii_alphanumeric()));
+    if let Some(mark) = mark
+        && let Err(error) = tokio::fs::write(run_dir.join(mark), b"").await
+    {
+        tracing::warn!("cannot write the mark: {error}");
+    }
     tokio::time::sleep(Duration::from_millis(query.ms)).await;
     format!("slept {} ms in {}\n", query.ms, std::process::id())
 }
