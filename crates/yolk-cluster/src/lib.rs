@@ -10,6 +10,7 @@ pub mod frame;
 mod master;
 pub mod messenger;
 mod pidfile;
+mod serve;
 
 use std::io::Read;
 use std::net::TcpListener;

@@ -35,7 +35,13 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
 
 /// Runs a short command (`status`, `stop`, `reload`) to completion.
 pub fn run(dir: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    run_with(dir, args, &[])
+}
+
+/// As [`run`], with extra environment.
+pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
     let mut child = command(dir, args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -83,6 +89,7 @@ pub struct Cluster {
     pub pid: u32,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    stderr_closed: Arc<std::sync::atomic::AtomicBool>,
     pub address: String,
     pub ready_line: String,
 }
@@ -124,6 +131,8 @@ impl Cluster {
         });
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
+        let stderr_closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closed = Arc::clone(&stderr_closed);
         let mut pipe = master.stderr.take().unwrap();
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
@@ -135,6 +144,7 @@ impl Cluster {
                     .unwrap()
                     .push_str(&String::from_utf8_lossy(&buffer[..n]));
             }
+            closed.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let mut cluster = Self {
             dir,
@@ -142,6 +152,7 @@ impl Cluster {
             pid,
             lines,
             stderr,
+            stderr_closed,
             address: String::new(),
             ready_line: String::new(),
         };
@@ -164,8 +175,6 @@ impl Cluster {
                     std::thread::sleep(Duration::from_millis(50));
                     left = group_members(cluster.pid);
                 }
-                // Give the stderr reader a moment to take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
                 Err((status, cluster.stderr(), left))
             }
             Err(RecvTimeoutError::Timeout) => Err((None, cluster.stderr(), Vec::new())),
@@ -197,8 +206,16 @@ impl Cluster {
         kill(self.pid, signal);
     }
 
+    /// Waits for the master to exit, then (bounded) for the last of its stderr.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_timeout(&mut self.master, timeout)
+        let status = wait_timeout(&mut self.master, timeout)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.stderr_closed.load(std::sync::atomic::Ordering::SeqCst)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(status)
     }
 
     /// `GET path`, a fresh connection each time.
