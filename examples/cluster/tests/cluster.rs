@@ -395,3 +395,44 @@ fn single_mode_runs_agent_and_app_in_one_process() {
     assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
     cluster.assert_nothing_left();
 }
+
+#[test]
+fn a_crash_loop_backs_off_and_recovers() {
+    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let old = cluster.worker_pids(2);
+    // From now on a new worker cannot start.
+    let config = cluster.base_dir().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let file = config.join("config.default.toml");
+    std::fs::write(&file, "[demo]\nfail_on_start = true\n").unwrap();
+    common::kill(old[0], Signal::KILL);
+    // Each failure waits twice as long as the one before: 100, 200, 400, 800 ms.
+    cluster.wait_for_stderr("starting a new worker in 800 ms", LONG);
+    let stderr = cluster.stderr();
+    for delay in [100, 200, 400] {
+        let line = format!("starting a new worker in {delay} ms");
+        assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    }
+    // The surviving worker serves throughout.
+    for _ in 0..5 {
+        assert!(cluster.get_ok("/").starts_with("hello from worker"));
+    }
+    // Once the cause is fixed, the next attempt succeeds.
+    std::fs::remove_file(&file).unwrap();
+    let deadline = Instant::now() + LONG;
+    loop {
+        let pid = json_pid(&cluster.get_ok("/messenger/random"));
+        if !old.contains(&pid) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replacement\n{}",
+            cluster.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cluster.signal(Signal::TERM);
+    assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
+    cluster.assert_nothing_left();
+}
