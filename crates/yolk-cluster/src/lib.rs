@@ -147,6 +147,14 @@ async fn single(
         .build()
         .await?;
     app.start_agent().await;
+    // SIGHUP would end the process: a single process has no workers to roll.
+    if let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                eprintln!("reload ignored: `--single` runs no workers to replace; restart instead");
+            }
+        });
+    }
     println!(
         "yolk started on http://{address} (single process) in {} ms",
         started.elapsed().as_millis()

@@ -274,7 +274,7 @@ impl Master {
             Event::Frame(id, frame) => self.on_frame(id, frame),
             Event::Exited(id, status) => self.on_exit(id, &status),
             Event::Respawn(kind) => {
-                if self.phase != Phase::Running {
+                if !matches!(self.phase, Phase::StartingWorkers | Phase::Running) {
                     return;
                 }
                 if let Err(error) = self.spawn(kind, false) {

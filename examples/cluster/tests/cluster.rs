@@ -391,6 +391,10 @@ fn single_mode_runs_agent_and_app_in_one_process() {
     cluster.poll("/agent", LONG, |body| body.starts_with("tick "));
     let reply = cluster.get_ok("/messenger/random");
     assert_eq!(json_pid(&reply), cluster.pid);
+    // A reload has nothing to roll, and does not end the process.
+    cluster.signal(Signal::HUP);
+    cluster.wait_for_stderr("reload ignored", LONG);
+    assert!(cluster.get_ok("/").starts_with("hello from single"));
     cluster.signal(Signal::TERM);
     assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
     cluster.assert_nothing_left();
@@ -434,5 +438,18 @@ fn a_crash_loop_backs_off_and_recovers() {
     }
     cluster.signal(Signal::TERM);
     assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
+    cluster.assert_nothing_left();
+}
+
+#[test]
+fn children_exit_when_the_master_dies() {
+    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let workers = cluster.worker_pids(2);
+    let agent = json_pid(&cluster.get_ok("/messenger/agent"));
+    cluster.signal(Signal::KILL);
+    cluster.wait_exit(EXIT_TIMEOUT).expect("the master is gone");
+    for pid in workers.into_iter().chain([agent]) {
+        wait_gone(pid, LONG);
+    }
     cluster.assert_nothing_left();
 }
