@@ -1,0 +1,192 @@
+//! How a worker serves the shared socket and stops without failing a request.
+//!
+//! A plain graceful shutdown drops a connection that was accepted but whose request has not
+//! been read yet (hyper's protocol detection is still waiting for its first bytes), so a
+//! client that connected a moment before the stop gets a reset. A worker therefore stops in
+//! two steps: it first stops accepting — the connections still in the socket's queue go to
+//! the other workers — and serves what it has already accepted as usual; once those
+//! connections are closed, or after [`SETTLE`], it starts the graceful shutdown, bounded by the
+//! drain timeout.
+
+use std::convert::Infallible;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower_layer::Layer;
+
+/// The longest a stopping worker waits, after it stops accepting, for the requests of the
+/// connections it has accepted to arrive before the graceful shutdown begins.
+pub(crate) const SETTLE: Duration = Duration::from_secs(1);
+
+/// Serves `router` on `listener` until `stop`, then stops as the module says.
+pub(crate) async fn serve<F>(
+    router: Router,
+    listener: TcpListener,
+    stop: F,
+    drain: Duration,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let open = Arc::new(AtomicUsize::new(0));
+    let (stop_accepting, accepting) = watch::channel(false);
+    let listener = WorkerListener {
+        inner: Some(listener),
+        stopped: accepting,
+        open: Arc::clone(&open),
+    };
+    let make_service = tower::service_fn(move |incoming: IncomingStream<'_, WorkerListener>| {
+        let peer = *incoming.remote_addr();
+        let service = axum::Extension(ConnectInfo(peer)).layer(router.clone());
+        std::future::ready(Ok::<_, Infallible>(service))
+    });
+    let (graceful, graceful_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, make_service)
+        .with_graceful_shutdown(async move {
+            let _ = graceful_signal.await;
+        })
+        .into_future();
+    let open_seen = Arc::clone(&open);
+    let control = async move {
+        stop.await;
+        let _ = stop_accepting.send(true);
+        let settle_until = Instant::now() + SETTLE;
+        while open_seen.load(Ordering::Relaxed) > 0 && Instant::now() < settle_until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::info!(
+            connections = open_seen.load(Ordering::Relaxed),
+            "stopping: no longer accepting; draining in-flight requests for up to {drain:?}"
+        );
+        let _ = graceful.send(());
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = control => {
+            tracing::warn!(
+                connections = open.load(Ordering::Relaxed),
+                "drain timeout of {drain:?} reached: closing the connections still open"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The shared socket, until the worker stops accepting; then nothing more is accepted and this
+/// process's copy of the socket is closed.
+#[derive(Debug)]
+struct WorkerListener {
+    inner: Option<TcpListener>,
+    stopped: watch::Receiver<bool>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Listener for WorkerListener {
+    type Io = TrackedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            if *self.stopped.borrow_and_update() {
+                self.inner = None;
+            }
+            let Some(inner) = &self.inner else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                accepted = inner.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        self.open.fetch_add(1, Ordering::Relaxed);
+                        let stream = TrackedStream {
+                            inner: stream,
+                            open: Arc::clone(&self.open),
+                        };
+                        return (stream, peer);
+                    }
+                    // Per-connection errors (a reset before accept, too many open files):
+                    // pause briefly, as axum does, and go on.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
+                changed = self.stopped.changed() => {
+                    if changed.is_err() {
+                        self.inner = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.inner {
+            Some(inner) => inner.local_addr(),
+            None => Err(io::Error::other("no longer accepting")),
+        }
+    }
+}
+
+/// A connection that is counted until it is dropped.
+#[derive(Debug)]
+struct TrackedStream {
+    inner: TcpStream,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for TrackedStream {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for TrackedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TrackedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
