@@ -139,7 +139,7 @@ pub(crate) async fn run(role: Role, build: &dyn Fn() -> AppBuilder) -> u8 {
             let shutdown = async move {
                 let _ = serving_stopped.await;
             };
-            crate::serve::serve(router, listener, shutdown, drain).await
+            yolk_core::server::serve(router, listener, shutdown, drain).await
         })
     });
     if role == Role::Agent {

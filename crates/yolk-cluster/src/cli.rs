@@ -37,6 +37,30 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Gives every command without `--base-dir` the app's own base directory (the one its
+    /// builder sets), so `start`, `stop` and `status` agree on `run/` from any working
+    /// directory.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use std::path::Path;
+    /// use yolk_cluster::cli::{Cli, Command};
+    ///
+    /// let mut cli = Cli::parse_from(["app", "status"]);
+    /// cli.default_base_dir(Path::new("/srv/app"));
+    /// let Some(Command::Status(title)) = &cli.command else { unreachable!() };
+    /// assert_eq!(title.base_dir.as_deref(), Some(Path::new("/srv/app")));
+    /// ```
+    pub fn default_base_dir(&mut self, dir: &std::path::Path) {
+        let title = match &mut self.command {
+            None => &mut self.start.title,
+            Some(Command::Start(args)) => &mut args.title,
+            Some(Command::Stop(args)) => &mut args.title,
+            Some(Command::Status(title) | Command::Reload(title)) => title,
+        };
+        title.base_dir.get_or_insert_with(|| dir.to_owned());
+    }
+
     /// The options of `start`, explicit or implied; `None` for the other commands.
     pub fn start_args(&self) -> Option<&StartArgs> {
         match &self.command {

@@ -10,7 +10,6 @@ pub mod frame;
 mod master;
 pub mod messenger;
 mod pidfile;
-mod serve;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -75,7 +74,10 @@ where
 ///
 /// Any [`ClusterError`]: the app or a child failed to start, the port is taken, the master
 /// named by `--title` is not running, …
-pub fn run_cli(cli: Cli, build: &dyn Fn() -> AppBuilder) -> Result<(), ClusterError> {
+pub fn run_cli(mut cli: Cli, build: &dyn Fn() -> AppBuilder) -> Result<(), ClusterError> {
+    if let Some(dir) = build().configured_base_dir() {
+        cli.default_base_dir(dir);
+    }
     match cli.command {
         Some(cli::Command::Stop(args)) => stop(&args),
         Some(cli::Command::Status(args)) => status(&args),

@@ -157,6 +157,12 @@ impl AppBuilder {
         self
     }
 
+    /// The base directory given to [`AppBuilder::base_dir`], if any: how a launcher (the
+    /// cluster's `start`, `stop`) finds the app's `run/` without booting it.
+    pub fn configured_base_dir(&self) -> Option<&std::path::Path> {
+        self.base_dir.as_deref()
+    }
+
     /// The environment. Default: `YOLK_ENV`, else `local`.
     pub fn env(mut self, env: impl Into<String>) -> Self {
         self.env = Some(env.into());

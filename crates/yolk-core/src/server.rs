@@ -1,8 +1,15 @@
-//! Serving an app with a bounded graceful stop.
+//! Serving an app with a graceful stop that fails no request.
 //!
-//! On the shutdown signal the server stops accepting, lets in-flight requests finish for up to
-//! the drain timeout, then closes what is left and says how many connections that was — an open
-//! stream cannot hold a stop forever.
+//! A plain graceful shutdown drops a connection that was accepted but whose request has not
+//! been read yet (hyper's protocol detection is still waiting for its first bytes), so a client
+//! that connected a moment before the stop gets a reset. The server therefore stops in steps:
+//!
+//! 1. it stops accepting — in a cluster, connections still queued on the shared socket go to
+//!    the other workers — and serves what it already accepted as usual;
+//! 2. once those connections are closed, or after [`SETTLE`], the graceful shutdown begins:
+//!    idle connections close, in-flight requests finish;
+//! 3. after the drain timeout, whatever is still open is closed, and the count is logged — an
+//!    open stream cannot hold a stop forever.
 
 use std::convert::Infallible;
 use std::future::{Future, IntoFuture};
@@ -12,16 +19,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower_layer::Layer;
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains for up to `drain`.
+/// The longest a stopping worker waits, after it stops accepting, for the requests of the
+/// connections it has accepted to arrive before the graceful shutdown begins.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// Serves `router` on `listener` until `stop` completes, then stops as the module says, with
+/// in-flight requests given up to `drain`.
 ///
 /// Handlers see the peer's address as `ConnectInfo<SocketAddr>`.
 ///
@@ -31,47 +44,48 @@ use tower_layer::Layer;
 pub async fn serve<F>(
     router: Router,
     listener: TcpListener,
-    shutdown: F,
+    stop: F,
     drain: Duration,
 ) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let open = Arc::new(AtomicUsize::new(0));
-    let listener = TrackingListener {
-        inner: listener,
+    let (stop_accepting, accepting) = watch::channel(false);
+    let listener = WorkerListener {
+        inner: Some(listener),
+        stopped: accepting,
         open: Arc::clone(&open),
     };
-    let make_service = tower::service_fn(move |incoming: IncomingStream<'_, TrackingListener>| {
+    let make_service = tower::service_fn(move |incoming: IncomingStream<'_, WorkerListener>| {
         let peer = *incoming.remote_addr();
         let service = axum::Extension(ConnectInfo(peer)).layer(router.clone());
         std::future::ready(Ok::<_, Infallible>(service))
     });
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (graceful, graceful_signal) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, make_service)
         .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping.send(());
+            let _ = graceful_signal.await;
         })
         .into_future();
-    let open_at_deadline = Arc::clone(&open);
-    let deadline = async move {
-        if stopped.await.is_err() {
-            // The server ended on its own: no deadline to enforce.
-            return std::future::pending().await;
+    let open_seen = Arc::clone(&open);
+    let control = async move {
+        stop.await;
+        let _ = stop_accepting.send(true);
+        let settle_until = Instant::now() + SETTLE;
+        while open_seen.load(Ordering::Relaxed) > 0 && Instant::now() < settle_until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tracing::info!(
-            connections = open_at_deadline.load(Ordering::Relaxed),
+            connections = open_seen.load(Ordering::Relaxed),
             "stopping: no longer accepting; draining in-flight requests for up to {drain:?}"
         );
+        let _ = graceful.send(());
         tokio::time::sleep(drain).await;
     };
     tokio::select! {
-        result = server => {
-            tracing::info!("drained: every connection closed");
-            result
-        }
-        () = deadline => {
+        served = server => served,
+        () = control => {
             tracing::warn!(
                 connections = open.load(Ordering::Relaxed),
                 "drain timeout of {drain:?} reached: closing the connections still open"
@@ -107,30 +121,56 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A TCP listener that counts its open connections and turns Nagle off on each.
+/// The shared socket, until the worker stops accepting; then nothing more is accepted and this
+/// process's copy of the socket is closed.
 #[derive(Debug)]
-struct TrackingListener {
-    inner: TcpListener,
+struct WorkerListener {
+    inner: Option<TcpListener>,
+    stopped: watch::Receiver<bool>,
     open: Arc<AtomicUsize>,
 }
 
-impl Listener for TrackingListener {
+impl Listener for WorkerListener {
     type Io = TrackedStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, peer) = Listener::accept(&mut self.inner).await;
-        let _ = stream.set_nodelay(true);
-        self.open.fetch_add(1, Ordering::Relaxed);
-        let stream = TrackedStream {
-            inner: stream,
-            open: Arc::clone(&self.open),
-        };
-        (stream, peer)
+        loop {
+            if *self.stopped.borrow_and_update() {
+                self.inner = None;
+            }
+            let Some(inner) = &self.inner else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                accepted = inner.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        self.open.fetch_add(1, Ordering::Relaxed);
+                        let stream = TrackedStream {
+                            inner: stream,
+                            open: Arc::clone(&self.open),
+                        };
+                        return (stream, peer);
+                    }
+                    // Per-connection errors (a reset before accept, too many open files):
+                    // pause briefly, as axum does, and go on.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
+                changed = self.stopped.changed() => {
+                    if changed.is_err() {
+                        self.inner = None;
+                    }
+                }
+            }
+        }
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        match &self.inner {
+            Some(inner) => inner.local_addr(),
+            None => Err(io::Error::other("no longer accepting")),
+        }
     }
 }
 

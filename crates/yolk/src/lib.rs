@@ -14,6 +14,31 @@ pub use yolk_core::{
     Error, Inject, Keys, Middleware, Plugin, cookies, messenger, request, resources,
 };
 
+/// The process model: master, agent and workers, and the `start` / `stop` / `status` /
+/// `reload` commands.
+///
+/// ```
+/// use clap::Parser;
+///
+/// let cli = yolk::cluster::Cli::parse_from(["app", "--port", "8080"]);
+/// assert_eq!(cli.start_args().unwrap().port, 8080);
+/// ```
+pub use yolk_cluster as cluster;
+
+/// Runs the app's command line — `start` (the default), `stop`, `status`, `reload` — as a
+/// cluster of one agent and N workers, or as one process with `--single`.
+///
+/// `build` is called in every process that runs the app.
+///
+/// ```no_run
+/// use yolk::prelude::*;
+///
+/// fn main() -> std::process::ExitCode {
+///     yolk::run(|| App::builder().name("hello").route("/", get(|| async { "Hello, yolk" })))
+/// }
+/// ```
+pub use yolk_cluster::run;
+
 /// axum, as yolk uses it: routes, extractors and responses.
 ///
 /// ```

@@ -221,7 +221,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
         "hello exited with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        stdout.contains(&format!("hello started on http://127.0.0.1:{port}")),
+        stdout.contains(&format!("started on http://127.0.0.1:{port}")),
         "stdout:\n{stdout}"
     );
 }
