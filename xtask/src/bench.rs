@@ -39,7 +39,6 @@ impl ServerSpec {
     }
 
     /// The same binary with extra arguments (for suites that vary a server's setup).
-    #[allow(dead_code)] // for suites to come, e.g. cluster vs single
     const fn with_args(self, args: &'static [&'static str]) -> Self {
         Self { args, ..self }
     }
@@ -58,16 +57,52 @@ struct Suite {
 }
 
 /// Every suite, run in this order.
-const SUITES: &[Suite] = &[Suite {
-    name: "hello",
-    about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
-    path: "/",
-    baseline: "bare_axum",
-    servers: &[
-        ServerSpec::new("bare_axum", "bare_axum"),
-        ServerSpec::new("yolk_core", "yolk_core"),
-    ],
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "hello",
+        about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+        ],
+    },
+    Suite {
+        name: "cluster",
+        about: "GET / -> \"Hello, yolk\": a 2-worker cluster vs one process (--single)",
+        path: "/",
+        baseline: "single",
+        servers: &[
+            ServerSpec::new("single", "yolk_cluster").with_args(&[
+                "--single",
+                "--title",
+                "bench-single",
+            ]),
+            ServerSpec::new("cluster_2", "yolk_cluster").with_args(&[
+                "--workers",
+                "2",
+                "--title",
+                "bench-cluster",
+            ]),
+        ],
+    },
+];
+
+/// The rolling-reload measurement, run after the suites.
+const RELOAD_SUITE: &str = "reload";
+const RELOAD_ABOUT: &str = "time from start to the ready line of a 2-worker cluster, then failed requests during 3 \
+     rolling reloads (SIGHUP) under load";
+/// How many reloads, and the time between them.
+const RELOADS: u32 = 3;
+const RELOAD_EVERY: Duration = Duration::from_millis(1500);
+/// The cluster the reload measurement starts.
+const RELOAD_SERVER: ServerSpec = ServerSpec::new("cluster_2", "yolk_cluster").with_args(&[
+    "--workers",
+    "2",
+    "--title",
+    "bench-reload",
+]);
 
 /// The load generator binary in `yolk-bench`.
 const LOAD_BIN: &str = "load";
@@ -141,7 +176,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if options.rounds == 0 || options.duration_ms == 0 || options.connections == 0 {
         return Err("`--rounds`, `--duration-ms` and `--connections` must be > 0".to_owned());
     }
+    let reload_only = options.suite.as_deref() == Some(RELOAD_SUITE);
     let suites: Vec<&Suite> = match &options.suite {
+        Some(_) if reload_only => Vec::new(),
         Some(name) => vec![
             SUITES
                 .iter()
@@ -156,11 +193,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for suite in suites {
         summaries.push(run_suite(suite, &bin_dir, &options)?);
     }
+    if options.suite.is_none() || reload_only {
+        summaries.push(reload_under_load(&bin_dir, &options)?);
+    }
     println!("bench: {}", summaries.join("; "));
     Ok(())
 }
 
 fn list_suites() {
+    println!("{RELOAD_SUITE}: {RELOAD_ABOUT}");
     for suite in SUITES {
         println!("{}: {} (path {})", suite.name, suite.about, suite.path);
         for server in suite.servers {
@@ -439,6 +480,59 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     Ok(summary(suite, &rows, baseline))
 }
 
+/// Starts a 2-worker cluster (timing it to its ready line), then runs one load while the
+/// master gets `RELOADS` SIGHUPs, and counts the failed requests and the replaced workers.
+fn reload_under_load(bin_dir: &Path, options: &Options) -> Result<String, String> {
+    println!("\n==> bench `{RELOAD_SUITE}`: {RELOAD_ABOUT}");
+    let started = Instant::now();
+    let mut server = start_server(&RELOAD_SERVER, bin_dir)?;
+    let ready_ms = started.elapsed().as_millis();
+    let master = server.process.child.id();
+    let workers_before = children(master);
+    let load_options = Options {
+        duration_ms: u64::try_from((RELOAD_EVERY * (RELOADS + 1)).as_millis()).unwrap_or(u64::MAX),
+        warmup_ms: 0,
+        ..options.clone()
+    };
+    let signaller = thread::spawn(move || {
+        for _ in 0..RELOADS {
+            thread::sleep(RELOAD_EVERY);
+            let _ = Command::new("kill")
+                .args(["-HUP", &master.to_string()])
+                .status();
+        }
+    });
+    let sample = run_load(bin_dir, &mut server, "/", &load_options);
+    let _ = signaller.join();
+    let sample = sample?;
+    let workers_after = children(master);
+    let replaced = workers_before
+        .iter()
+        .filter(|pid| !workers_after.contains(pid))
+        .count();
+    println!(
+        "    start to ready line: {ready_ms} ms\n    {RELOADS} reloads under load: {:.0} requests, {:.0} failed, {:.0} req/s; {replaced} of {} original children replaced",
+        sample.requests,
+        sample.errors,
+        sample.rps,
+        workers_before.len()
+    );
+    Ok(format!(
+        "{RELOAD_SUITE}: ready in {ready_ms} ms, {:.0} failed of {:.0} requests over {RELOADS} reloads",
+        sample.errors,
+        sample.requests + sample.errors
+    ))
+}
+
+/// The pids of `pid`'s children (Linux `/proc`); empty elsewhere.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|child| child.parse().ok())
+        .collect()
+}
+
 /// One server's figures over all rounds.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
@@ -525,12 +619,18 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// The port in a server's `listening on 127.0.0.1:PORT` line (see `yolk_bench::listen`).
+/// The port in a server's `listening on 127.0.0.1:PORT` line (see `yolk_bench::listen`), or in
+/// the cluster's ready line `yolk started on http://127.0.0.1:PORT …`.
 fn parse_listening_line(line: &str) -> Option<u16> {
-    line.trim()
-        .strip_prefix("listening on 127.0.0.1:")?
-        .parse()
-        .ok()
+    let line = line.trim();
+    let rest = match line.strip_prefix("listening on 127.0.0.1:") {
+        Some(rest) => rest,
+        None => line.split_once("started on http://127.0.0.1:")?.1,
+    };
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
 }
 
 /// The number after `"key":` in a flat JSON object (enough for `load`'s one line).

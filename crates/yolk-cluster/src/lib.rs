@@ -47,6 +47,26 @@ pub fn run<F>(build: F) -> ExitCode
 where
     F: Fn() -> AppBuilder,
 {
+    run_from(std::env::args_os(), build)
+}
+
+/// [`run`] with the command line given, not read from the process: for programs that take
+/// arguments of their own and pass the rest on.
+///
+/// ```no_run
+/// use yolk_core::App;
+///
+/// fn main() -> std::process::ExitCode {
+///     let args = std::env::args().filter(|arg| arg != "--verbose");
+///     yolk_cluster::run_from(args, || App::builder().name("hello"))
+/// }
+/// ```
+pub fn run_from<I, T, F>(args: I, build: F) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+    F: Fn() -> AppBuilder,
+{
     let role = match std::env::var(child::ROLE_VAR).as_deref() {
         Ok("agent") => Some(Role::Agent),
         Ok("worker") => Some(Role::Worker),
@@ -57,7 +77,7 @@ where
             let code = runtime(true).block_on(child::run(role, &build));
             return ExitCode::from(code);
         }
-        None => run_cli(Cli::parse(), &build),
+        None => run_cli(Cli::parse_from(args), &build),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

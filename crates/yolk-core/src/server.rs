@@ -17,17 +17,20 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
+use http::HeaderValue;
+use http::header::CONNECTION;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tower_layer::Layer;
+use tower::ServiceBuilder;
 
 /// The longest a stopping worker waits, after it stops accepting, for the requests of the
 /// connections it has accepted to arrive before the graceful shutdown begins.
@@ -57,9 +60,25 @@ where
         stopped: accepting,
         open: Arc::clone(&open),
     };
+    let draining = Arc::new(AtomicBool::new(false));
+    let closing = Arc::clone(&draining);
     let make_service = tower::service_fn(move |incoming: IncomingStream<'_, WorkerListener>| {
         let peer = *incoming.remote_addr();
-        let service = axum::Extension(ConnectInfo(peer)).layer(router.clone());
+        let closing = Arc::clone(&closing);
+        let service = ServiceBuilder::new()
+            .layer(axum::Extension(ConnectInfo(peer)))
+            .map_response(move |mut response: Response| {
+                // While stopping, each keep-alive connection closes after its next response,
+                // so its client reconnects to a server that is still accepting instead of
+                // racing the close of an idle connection.
+                if closing.load(Ordering::Relaxed) {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
+            })
+            .service(router.clone());
         std::future::ready(Ok::<_, Infallible>(service))
     });
     let (graceful, graceful_signal) = tokio::sync::oneshot::channel::<()>();
@@ -71,6 +90,7 @@ where
     let open_seen = Arc::clone(&open);
     let control = async move {
         stop.await;
+        draining.store(true, Ordering::Relaxed);
         let _ = stop_accepting.send(true);
         let settle_until = Instant::now() + SETTLE;
         while open_seen.load(Ordering::Relaxed) > 0 && Instant::now() < settle_until {

@@ -103,19 +103,36 @@ async fn connect(target: &Target) -> Result<SendRequest<Empty<Bytes>>, BoxError>
     Ok(sender)
 }
 
+/// What one request on a keep-alive connection came to.
+enum Outcome {
+    /// The server answered; `reusable` is false when it said `Connection: close`.
+    Answered {
+        status: http::StatusCode,
+        reusable: bool,
+    },
+    /// The connection was closed before the request was sent: nothing failed, reconnect.
+    Closed,
+}
+
 async fn request(
     sender: &mut SendRequest<Empty<Bytes>>,
     target: &Target,
     host: &str,
-) -> Result<http::StatusCode, BoxError> {
-    sender.ready().await?;
+) -> Result<Outcome, BoxError> {
+    if sender.ready().await.is_err() {
+        return Ok(Outcome::Closed);
+    }
     let req = Request::get(target.path.as_str())
         .header(header::HOST, host)
         .body(Empty::new())?;
     let response = sender.send_request(req).await?;
     let status = response.status();
+    let reusable = !response
+        .headers()
+        .get(header::CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
     response.into_body().collect().await?;
-    Ok(status)
+    Ok(Outcome::Answered { status, reusable })
 }
 
 /// Drives one keep-alive connection until `end`, reconnecting after errors.
@@ -138,17 +155,20 @@ async fn run_connection(target: Arc<Target>, measure_from: Instant, end: Instant
         while Instant::now() < end {
             let started = Instant::now();
             match timeout_at(end + GRACE, request(&mut sender, &target, &host)).await {
-                Ok(Ok(status)) => {
+                Ok(Ok(Outcome::Closed)) => continue 'connections,
+                Ok(Ok(Outcome::Answered { status, reusable })) => {
                     let done = Instant::now();
-                    if !in_window(done) {
-                        continue;
+                    if in_window(done) {
+                        if status.is_success() {
+                            stats.ok += 1;
+                            let micros = (done - started).as_micros();
+                            stats.latencies_us.push(micros.min(u32::MAX as u128) as u32);
+                        } else {
+                            stats.errors += 1;
+                        }
                     }
-                    if status.is_success() {
-                        stats.ok += 1;
-                        let micros = (done - started).as_micros();
-                        stats.latencies_us.push(micros.min(u32::MAX as u128) as u32);
-                    } else {
-                        stats.errors += 1;
+                    if !reusable {
+                        continue 'connections;
                     }
                 }
                 Ok(Err(_)) => {
