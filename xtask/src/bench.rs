@@ -58,16 +58,29 @@ struct Suite {
 }
 
 /// Every suite, run in this order.
-const SUITES: &[Suite] = &[Suite {
-    name: "hello",
-    about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
-    path: "/",
-    baseline: "bare_axum",
-    servers: &[
-        ServerSpec::new("bare_axum", "bare_axum"),
-        ServerSpec::new("yolk_core", "yolk_core"),
-    ],
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "hello",
+        about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+        ],
+    },
+    Suite {
+        name: "onerror",
+        about: "GET / -> \"Hello, yolk\": yolk with the onerror plugin (prod) vs yolk and bare axum",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("yolk_onerror", "yolk_onerror"),
+        ],
+    },
+];
 
 /// The load generator binary in `yolk-bench`.
 const LOAD_BIN: &str = "load";
