@@ -189,6 +189,10 @@ impl fmt::Debug for OnErrorLayer {
 
 impl OnErrorLayer {
     /// The production defaults: no details, no error page, negotiated 404s, no hooks.
+    ///
+    /// The first layer built installs a process-wide panic hook, in front of the one already
+    /// set (which still runs): it records a panic's location — and, with details, its
+    /// backtrace — only while this layer is running a handler on that thread.
     pub fn new() -> Self {
         panic::install_hook();
         Self {

@@ -39,8 +39,36 @@ pub(crate) fn redirect(location: HeaderValue) -> Response {
     response
 }
 
-/// `{"code": .., "message": ..}`; with details also `name`, `sources` and, for a panic,
-/// `location` and `backtrace`.
+/// `{"code": .., "message": ..}`; with details also `name`, `status`, `sources` and, for a
+/// panic, `location` and `backtrace`.
+///
+/// A hook can wrap it, here to add a header to every JSON error:
+///
+/// ```
+/// use axum::{response::Response, routing::get, Router};
+/// use http::{Request, HeaderValue};
+/// use tower::ServiceExt;
+/// use yolk_onerror::{render, Failure, HttpError, OnErrorLayer};
+///
+/// fn json_with_docs(failure: &Failure<'_>) -> Response {
+///     let mut response = render::json(failure);
+///     response.headers_mut().insert("link", HeaderValue::from_static("</docs/errors>; rel=help"));
+///     response
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = Router::new()
+///     .route("/", get(|| async { Err::<(), _>(HttpError::forbidden("not yours")) }))
+///     .layer(OnErrorLayer::new().on_json(json_with_docs));
+/// let request = Request::get("/").header("accept", "application/json").body(String::new())?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), 403);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(response.headers()["link"], "</docs/errors>; rel=help");
+/// # Ok(())
+/// # }
+/// ```
 pub fn json(failure: &Failure<'_>) -> Response {
     let error = failure.error();
     let mut body = serde_json::json!({
@@ -59,7 +87,28 @@ pub fn json(failure: &Failure<'_>) -> Response {
     response(error.status(), JSON, body.to_string())
 }
 
-/// The message; with details also the causes and backtrace.
+/// The message (a 5xx's status line without details); with details also the name, the
+/// causes and a panic's location and backtrace.
+///
+/// ```
+/// use axum::{response::Response, routing::get, Router};
+/// use http::Request;
+/// use http_body_util::BodyExt;
+/// use tower::ServiceExt;
+/// use yolk_onerror::{render, Failure, HttpError, OnErrorLayer, RequestHead, ResponseKind};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // every client gets text
+/// let layer = OnErrorLayer::new().on_all(|failure: &Failure<'_>| render::text(failure));
+/// let app = Router::new()
+///     .route("/", get(|| async { Err::<(), _>(HttpError::bad_request("no name")) }))
+///     .layer(layer);
+/// let response = app.oneshot(Request::get("/").body(String::new())?).await?;
+/// assert_eq!(response.into_body().collect().await?.to_bytes(), "no name\n");
+/// # Ok(())
+/// # }
+/// ```
 pub fn text(failure: &Failure<'_>) -> Response {
     let error = failure.error();
     let mut body = if failure.details() {
@@ -86,7 +135,31 @@ pub fn text(failure: &Failure<'_>) -> Response {
     response(error.status(), TEXT, body)
 }
 
-/// The developer page with details; `<h2>404 Not Found</h2>` style otherwise.
+/// With details, the developer page (self-contained, everything escaped, cookie and
+/// credential values masked); otherwise a plain `<h2>500 Internal Server Error</h2>` page.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use http::Request;
+/// use http_body_util::BodyExt;
+/// use tower::ServiceExt;
+/// use yolk_onerror::{render, Failure, HttpError, OnErrorLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // every client gets HTML, JSON clients too
+/// let layer = OnErrorLayer::new().on_all(|failure: &Failure<'_>| render::html(failure));
+/// let app = Router::new()
+///     .route("/", get(|| async { Err::<(), _>(HttpError::internal("<db> down")) }))
+///     .layer(layer.with_details(true));
+/// let request = Request::get("/").header("accept", "application/json").body(String::new())?;
+/// let response = app.oneshot(request).await?;
+/// let page = response.into_body().collect().await?.to_bytes();
+/// let page = String::from_utf8_lossy(&page);
+/// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("&lt;db&gt; down"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn html(failure: &Failure<'_>) -> Response {
     let status = failure.error().status();
     if failure.details() {
