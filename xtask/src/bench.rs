@@ -87,6 +87,17 @@ const SUITES: &[Suite] = &[
             ]),
         ],
     },
+    Suite {
+        name: "onerror",
+        about: "GET / -> \"Hello, yolk\": yolk with the onerror plugin (prod) vs yolk and bare axum",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("yolk_onerror", "yolk_onerror"),
+        ],
+    },
 ];
 
 /// The rolling-reload measurement, run after the suites.

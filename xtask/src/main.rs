@@ -3,11 +3,13 @@
 //! One module per task:
 //! - [`test_all`]: the gate CI runs — fmt, clippy, tests, doc tests, every binary and example builds.
 //! - [`bench`]: release-build load tests of yolk against bare axum on 127.0.0.1.
+//! - [`screenshot`]: headless-Chromium screenshots of yolk-onerror's developer error page.
 //!
 //! xtask depends on `std` only so that it builds in seconds on a fresh machine. Cargo is invoked
 //! through the `CARGO` variable that `cargo run` sets, so the same toolchain runs every step.
 
 mod bench;
+mod screenshot;
 mod test_all;
 
 use std::env;
@@ -21,6 +23,7 @@ Usage: cargo xtask <task> [options]
 Tasks:
   test-all   fmt, clippy, tests, doc tests and a build of every binary and example
   bench      requests/s of a hello route on bare axum vs yolk (release builds)
+  screenshot the developer error page in headless Chromium, saved to target/screenshots/
   help       this message
 
 Run `cargo xtask <task> --help` for a task's options.";
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test-all") => test_all::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("screenshot") => screenshot::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
