@@ -75,7 +75,9 @@ impl Shared {
             }
             Some(max_age) => {
                 if let Some(duration) = max_age.cookie_max_age() {
-                    let secs = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 2);
+                    // Rounded up: a max age under a second must not expire the cookie at once.
+                    let secs =
+                        i64::try_from(duration.as_millis().div_ceil(1000)).unwrap_or(i64::MAX / 2);
                     cookie.set_max_age(TimeDuration::seconds(secs));
                     let now = OffsetDateTime::now_utc();
                     if let Some(at) = now.checked_add(TimeDuration::seconds(secs)) {
