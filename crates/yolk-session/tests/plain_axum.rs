@@ -368,7 +368,7 @@ async fn attributes_from_the_builder() {
         .with_domain("example.com")
         .with_same_site(yolk_session::SameSite::None)
         .with_http_only(false);
-    let app = common::routes().layer(layer);
+    let app = common::routes::<()>().layer(layer);
     let response = app
         .oneshot(Request::get("/set?v=a").body(Body::empty()).unwrap())
         .await
@@ -385,7 +385,7 @@ async fn attributes_from_the_builder() {
 async fn over_a_real_socket() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = common::routes().layer(SessionLayer::new(keys()));
+    let app = common::routes::<()>().layer(SessionLayer::new(keys()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();

@@ -15,7 +15,7 @@ use yolk_session::{MaxAge, Session, SessionError, SessionLayer};
 type Params = Query<HashMap<String, String>>;
 
 /// Routes exercising every session operation.
-pub fn routes() -> Router {
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/get",
@@ -120,7 +120,7 @@ pub struct Client {
 impl Client {
     pub fn new(layer: SessionLayer) -> Self {
         Self {
-            app: routes().layer(layer),
+            app: routes::<()>().layer(layer),
             cookie: None,
         }
     }
