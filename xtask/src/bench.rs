@@ -58,16 +58,30 @@ struct Suite {
 }
 
 /// Every suite, run in this order.
-const SUITES: &[Suite] = &[Suite {
-    name: "hello",
-    about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
-    path: "/",
-    baseline: "bare_axum",
-    servers: &[
-        ServerSpec::new("bare_axum", "bare_axum"),
-        ServerSpec::new("yolk_core", "yolk_core"),
-    ],
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "hello",
+        about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+        ],
+    },
+    Suite {
+        name: "session",
+        about: "GET / with a small encrypted cookie session: none vs untouched vs read vs write",
+        path: "/",
+        baseline: "no_session",
+        servers: &[
+            ServerSpec::new("no_session", "session").with_args(&["--mode", "none"]),
+            ServerSpec::new("untouched", "session").with_args(&["--mode", "untouched"]),
+            ServerSpec::new("session_read", "session").with_args(&["--mode", "read"]),
+            ServerSpec::new("session_write", "session").with_args(&["--mode", "write"]),
+        ],
+    },
+];
 
 /// The load generator binary in `yolk-bench`.
 const LOAD_BIN: &str = "load";
