@@ -98,6 +98,18 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("yolk_onerror", "yolk_onerror"),
         ],
     },
+    Suite {
+        name: "session",
+        about: "GET / with a small encrypted cookie session: none vs untouched vs read vs write",
+        path: "/",
+        baseline: "no_session",
+        servers: &[
+            ServerSpec::new("no_session", "session").with_args(&["--mode", "none"]),
+            ServerSpec::new("untouched", "session").with_args(&["--mode", "untouched"]),
+            ServerSpec::new("session_read", "session").with_args(&["--mode", "read"]),
+            ServerSpec::new("session_write", "session").with_args(&["--mode", "write"]),
+        ],
+    },
 ];
 
 /// The rolling-reload measurement, run after the suites.
