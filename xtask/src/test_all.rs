@@ -14,7 +14,7 @@ Usage: cargo xtask test-all [options]
 
 Runs, from the workspace root, stopping at the first failure:
   fmt          cargo fmt --all -- --check
-  clippy       cargo clippy --workspace --all-targets --locked -- -D warnings
+  clippy       cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
   test         cargo test --workspace --all-targets --locked
   doc-test     cargo test --workspace --doc --locked
   build        cargo build --workspace --examples --bins --locked
@@ -49,6 +49,7 @@ const STEPS: &[Step] = &[
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",

@@ -39,6 +39,15 @@ pub use yolk_cluster as cluster;
 /// ```
 pub use yolk_cluster::run;
 
+/// Errors and panics as negotiated responses, and 404s (feature `onerror`).
+#[cfg(feature = "onerror")]
+pub use yolk_onerror as onerror;
+
+/// Sessions in an encrypted cookie or an external store (feature `session`; the Redis store
+/// with `session-redis`).
+#[cfg(feature = "session")]
+pub use yolk_session as session;
+
 /// axum, as yolk uses it: routes, extractors and responses.
 ///
 /// ```

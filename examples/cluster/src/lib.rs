@@ -5,7 +5,10 @@
 //! - `GET /agent` shows the latest tick the agent broadcast (every `demo.tick_ms`);
 //! - `GET /crash` aborts the worker (env `local` only), to watch it being replaced;
 //! - `GET /hooks` tells whether `server_did_ready` ran in this worker;
-//! - `/messenger/...` exercises every messenger route between the agent and the workers.
+//! - `/messenger/...` exercises every messenger route between the agent and the workers;
+//! - `GET /session/write?value=V` keeps `V` in the (encrypted cookie) session and
+//!   `GET /session/read` shows it, each naming the worker that answered: a session written
+//!   through one worker reads the same through any other.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use yolk_core::messenger::{Messenger, MessengerExt, Recipient};
 use yolk_core::{App, AppBuilder, AppContext, AppState, BoxError, Config, ConfigError, Plugin};
+use yolk_session::{Session, SessionError, SessionPlugin};
 
 /// How long a route waits for a reply over the messenger.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,9 +78,37 @@ impl Shared {
     }
 }
 
-/// The app: the demo plugin and its routes.
+/// The keys the demo signs and encrypts with unless `keys` is configured: a demo key, not
+/// for production.
+const DEMO_KEYS: &str = "cluster-demo-key-not-for-production";
+
+/// The app: the demo plugin and its routes, and cookie sessions.
 pub fn app() -> AppBuilder {
-    App::builder().name("cluster-demo").plugin(Demo::default())
+    App::builder()
+        .name("cluster-demo")
+        .config("keys", DEMO_KEYS)
+        .plugin(Demo::default())
+        .plugin(SessionPlugin::default())
+        .route("/session/write", get(write_session))
+        .route("/session/read", get(read_session))
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionValue {
+    value: String,
+}
+
+async fn write_session(
+    session: Session,
+    Query(SessionValue { value }): Query<SessionValue>,
+) -> Result<Json<Value>, SessionError> {
+    session.insert("value", &value)?;
+    Ok(Json(json!({ "pid": std::process::id(), "value": value })))
+}
+
+async fn read_session(session: Session) -> Result<Json<Value>, SessionError> {
+    let value: Option<String> = session.get("value")?;
+    Ok(Json(json!({ "pid": std::process::id(), "value": value })))
 }
 
 fn role_name(app: &AppContext) -> &'static str {

@@ -453,3 +453,40 @@ fn children_exit_when_the_master_dies() {
     }
     cluster.assert_nothing_left();
 }
+
+#[test]
+fn a_session_written_through_one_worker_reads_through_the_other() {
+    let cluster = Cluster::start(&["--workers", "2"]);
+    let (status, head, body) =
+        common::get_with(&cluster.address, "/session/write?value=ada", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let writer = json_pid(&body);
+    let cookie = head
+        .lines()
+        .filter_map(|line| line.strip_prefix("set-cookie: "))
+        .find(|cookie| cookie.starts_with("YOLK_SESS="))
+        .and_then(|cookie| cookie.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie in:\n{head}"))
+        .to_owned();
+
+    // Fresh connections spread over both workers: read until the other one answers.
+    let deadline = Instant::now() + LONG;
+    loop {
+        let (status, _, body) = common::get_with(
+            &cluster.address,
+            "/session/read",
+            &format!("Cookie: {cookie}\r\n"),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["value"], "ada", "{body}");
+        if json_pid(&body) != writer {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the other worker never answered");
+    }
+    // Without the cookie, no worker sees the value.
+    let (_, _, body) = common::get_with(&cluster.address, "/session/read", "").unwrap();
+    assert!(body.contains("\"value\":null"), "{body}");
+}

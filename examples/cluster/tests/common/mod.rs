@@ -290,6 +290,16 @@ pub fn json_pid(body: &str) -> u32 {
 
 /// `GET path` on `address` over HTTP/1.1 with `Connection: close`.
 pub fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
+    get_with(address, path, "").map(|(status, _head, body)| (status, body))
+}
+
+/// `GET path` on `address` with `headers` (whole `Name: value\r\n` lines) added; the status,
+/// the response head and the body.
+pub fn get_with(
+    address: &str,
+    path: &str,
+    headers: &str,
+) -> std::io::Result<(u16, String, String)> {
     let socket = address
         .to_socket_addrs()?
         .next()
@@ -299,7 +309,7 @@ pub fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\r\n"
     )?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
@@ -312,7 +322,7 @@ pub fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
-    Ok((status, body.to_owned()))
+    Ok((status, head.to_owned(), body.to_owned()))
 }
 
 pub fn kill(pid: u32, signal: Signal) {
