@@ -58,16 +58,30 @@ struct Suite {
 }
 
 /// Every suite, run in this order.
-const SUITES: &[Suite] = &[Suite {
-    name: "hello",
-    about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
-    path: "/",
-    baseline: "bare_axum",
-    servers: &[
-        ServerSpec::new("bare_axum", "bare_axum"),
-        ServerSpec::new("yolk_core", "yolk_core"),
-    ],
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "hello",
+        about: "GET / -> \"Hello, yolk\": bare axum vs yolk",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+        ],
+    },
+    Suite {
+        name: "security",
+        about: "GET / -> \"Hello, yolk\": yolk-security defaults (a new client each request)",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("security", "security"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("yolk_security", "yolk_security"),
+        ],
+    },
+];
 
 /// The load generator binary in `yolk-bench`.
 const LOAD_BIN: &str = "load";
