@@ -268,7 +268,25 @@ const REFERRER_POLICIES: &[&str] = &[
     "unsafe-url",
 ];
 
+/// Values of the default stack, kept static so copying them per response costs no atomic
+/// reference count shared between threads.
+const STATIC_VALUES: &[&str] = &[
+    "SAMEORIGIN",
+    "DENY",
+    "1; mode=block",
+    "0",
+    "max-age=31536000",
+    "max-age=31536000; includeSubDomains",
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "same-origin",
+    "strict-origin-when-cross-origin",
+];
+
 fn header_value(key: &str, value: &str) -> Result<HeaderValue, SecurityError> {
+    if let Some(known) = STATIC_VALUES.iter().find(|known| **known == value) {
+        return Ok(HeaderValue::from_static(known));
+    }
     HeaderValue::from_str(value).map_err(|_| {
         SecurityError::config(
             key,

@@ -226,9 +226,12 @@ impl After {
         let mask = self.mask & !skip;
         let status = response.status();
         let headers = response.headers_mut();
+        headers.reserve(shared.headers.len() + 3);
         for header in &shared.headers {
-            if mask & header.bit != 0 && !headers.contains_key(&header.name) {
-                headers.insert(header.name.clone(), header.value.clone());
+            if mask & header.bit != 0 {
+                headers
+                    .entry(&header.name)
+                    .or_insert_with(|| header.value.clone());
             }
         }
         if shared.nosniff.is_some()
@@ -261,8 +264,14 @@ impl After {
                 self.new_secret = Some(crate::csrf::new_secret());
             }
             if let Some(secret) = self.new_secret.take() {
-                let cookie = format!("{}={secret}{}", csrf.cookie_name, csrf.cookie_attributes);
-                if let Ok(value) = HeaderValue::try_from(cookie) {
+                let mut cookie = bytes::BytesMut::with_capacity(
+                    csrf.cookie_name.len() + secret.len() + csrf.cookie_attributes.len() + 1,
+                );
+                cookie.extend_from_slice(csrf.cookie_name.as_bytes());
+                cookie.extend_from_slice(b"=");
+                cookie.extend_from_slice(secret.as_bytes());
+                cookie.extend_from_slice(csrf.cookie_attributes.as_bytes());
+                if let Ok(value) = HeaderValue::from_maybe_shared(cookie.freeze()) {
                     response.headers_mut().append(SET_COOKIE, value);
                 }
             }
