@@ -110,6 +110,18 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("session_write", "session").with_args(&["--mode", "write"]),
         ],
     },
+    Suite {
+        name: "security",
+        about: "GET / -> \"Hello, yolk\": yolk-security defaults (a new client each request)",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("security", "security"),
+            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("yolk_security", "yolk_security"),
+        ],
+    },
 ];
 
 /// The rolling-reload measurement, run after the suites.
