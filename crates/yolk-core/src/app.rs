@@ -31,8 +31,8 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::MethodRouter;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::catch_panic::CatchPanicLayer;
 use crate::config::{AppConfig, Config, DEFAULT_ENV, ENV_VAR, write_file};
 use crate::cookies::CookieLayer;
 use crate::error::Error;
@@ -357,9 +357,7 @@ impl AppBuilder {
             let options = context.app_config.middleware_options.get(middleware.name());
             router = middleware.apply(router, options)?;
         }
-        let router = router
-            .layer(CookieLayer::new(keys))
-            .layer(CatchPanicLayer::new());
+        let router = router.layer(CookieLayer::new(keys)).layer(CatchPanicLayer);
 
         lifecycle.run(Hook::WillReady, &plugins, &context).await?;
         lifecycle.run(Hook::DidReady, &plugins, &context).await?;

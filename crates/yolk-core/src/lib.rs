@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod catch_panic;
 pub mod config;
 pub mod cookies;
 mod error;
