@@ -277,11 +277,10 @@ impl AppBuilder {
         for (key, value) in self.values {
             config = config.with_value(&key, value);
         }
-        let defaults = AppConfig {
-            name: self.name.unwrap_or_else(|| AppConfig::default().name),
-            ..AppConfig::default()
-        };
-        let app_config: AppConfig = config.section("", &defaults)?;
+        if let Some(name) = self.name {
+            config = config.with_default("name", name);
+        }
+        let app_config: AppConfig = config.section("", &AppConfig::default())?;
 
         let settings = PluginSettings::load(&base_dir, &env)?;
         let nodes: Vec<Node<'_>> = self

@@ -194,6 +194,7 @@ async fn config_precedence_across_all_four_layers() {
     ]);
     let log = Log::default();
     let app = builder(dir.path())
+        .name("shop")
         .vars([
             ("YOLK_CACHE__SERVERS", "[\"z\"]"),
             ("YOLK_KEYS", "from-env-0123456789"),
@@ -233,6 +234,7 @@ async fn config_precedence_across_all_four_layers() {
     assert_eq!(dump["sources"]["cache.servers"], "YOLK_CACHE__SERVERS");
     assert_eq!(dump["sources"]["cache.password"], "default");
     assert_eq!(dump["sources"]["keys"], "YOLK_KEYS");
+    assert_eq!(dump["sources"]["name"], "code");
     let text = std::fs::read_to_string(dir.path().join("run/application_config.json")).unwrap();
     assert!(
         !text.contains("hunter22") && !text.contains("from-env-0123456789"),

@@ -139,6 +139,22 @@ impl Config {
         self
     }
 
+    /// Sets `key` (a dotted path) to `value` below every file and variable: a default decided
+    /// in code, reported as set in `code`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = yolk_core::Config::load(dir.path(), "unittest", [("YOLK_NAME", "from-env")])?
+    ///     .with_default("name", "from-code");
+    /// assert_eq!(config.get::<String>("name")?.as_deref(), Some("from-env"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_default<T: Serialize>(mut self, key: &str, value: T) -> Self {
+        self.figment = Figment::from(FromCode(Serialized::default(key, value))).merge(self.figment);
+        self
+    }
+
     /// The environment's name: `local`, `unittest`, `prod`, or any other.
     pub fn env(&self) -> &str {
         &self.env
