@@ -362,10 +362,13 @@ impl Master {
                     .count();
                 if ready == self.options.workers {
                     self.phase = Phase::Running;
+                    let workers = match self.options.workers {
+                        1 => "1 worker".to_owned(),
+                        n => format!("{n} workers"),
+                    };
                     let line = format!(
-                        "yolk started on http://{} ({} workers) in {} ms",
+                        "yolk started on http://{} ({workers}) in {} ms",
                         self.address,
-                        self.options.workers,
                         self.started.elapsed().as_millis()
                     );
                     let mut stdout = std::io::stdout().lock();
