@@ -122,6 +122,17 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("yolk_security", "yolk_security"),
         ],
     },
+    Suite {
+        name: "logger",
+        about: "GET / with one log line per request to a file (yolk-logger) vs logging off; \
+                the file server also prints lines/s written by one thread",
+        path: "/",
+        baseline: "log_off",
+        servers: &[
+            ServerSpec::new("log_off", "logger").with_args(&["--mode", "off"]),
+            ServerSpec::new("log_file", "logger").with_args(&["--mode", "file"]),
+        ],
+    },
 ];
 
 /// The rolling-reload measurement, run after the suites.

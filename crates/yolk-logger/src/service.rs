@@ -1,0 +1,101 @@
+//! [`RequestLog`]: the service of [`RequestLogLayer`](crate::RequestLogLayer).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tower_service::Service;
+
+use crate::context::{REQUEST, RequestInfo};
+use crate::layer::RequestLogLayer;
+
+/// The `tracing` target of the one line per request.
+pub const REQUEST_TARGET: &str = "yolk_logger::request";
+
+/// Runs the inner service inside the request's log context; see
+/// [`RequestLogLayer`](crate::RequestLogLayer).
+#[derive(Clone, Debug)]
+pub struct RequestLog<S> {
+    pub(crate) inner: S,
+    pub(crate) layer: RequestLogLayer,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for RequestLog<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let (parts, body) = request.into_parts();
+        let info = RequestInfo {
+            start,
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            ip: yolk_core::request::client_ip(&parts, &self.layer.proxy),
+            trace_id: self
+                .layer
+                .trace_header
+                .as_ref()
+                .and_then(|name| parts.headers.get(name))
+                .cloned(),
+            user_id: RefCell::new(None),
+        };
+        let future = self.inner.call(Request::from_parts(parts, body));
+        ResponseFuture {
+            inner: REQUEST.scope(info, future),
+            log: self.layer.log_requests,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestLog`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<RequestInfo, F>,
+        log: bool,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let result = ready!(this.inner.as_mut().poll(cx));
+        if *this.log
+            && let Ok(response) = &result
+            && tracing::enabled!(target: REQUEST_TARGET, tracing::Level::INFO)
+            && let Some(info) = this.inner.take_value()
+        {
+            let status = response.status().as_u16();
+            let ms = info.elapsed_ms();
+            REQUEST.sync_scope(info, || {
+                tracing::info!(target: REQUEST_TARGET, "{status} {ms}ms");
+            });
+        }
+        Poll::Ready(result)
+    }
+}
