@@ -143,6 +143,7 @@ pub(crate) async fn run(role: Role, build: &dyn Fn() -> AppBuilder) -> u8 {
         })
     });
     if role == Role::Agent {
+        keep_user_signal();
         app.start_agent().await;
     }
     let ready = Frame::Ready {
@@ -245,4 +246,17 @@ fn watch_signals() -> watch::Receiver<bool> {
         });
     }
     receiver
+}
+
+/// The master forwards SIGUSR1 to the agent for its plugins (the logger rotates on it). Its
+/// default action would end the process, so the agent always listens, whether or not a
+/// plugin does too.
+fn keep_user_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut user1) => {
+            tokio::spawn(async move { while user1.recv().await.is_some() {} });
+        }
+        Err(error) => eprintln!("warning: cannot listen for SIGUSR1 in the agent: {error}"),
+    }
 }

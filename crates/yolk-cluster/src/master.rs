@@ -158,6 +158,8 @@ pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), C
     let mut terminate = signals(SignalKind::terminate())?;
     let mut interrupt = signals(SignalKind::interrupt())?;
     let mut hangup = signals(SignalKind::hangup())?;
+    // SIGUSR1 is the agent's (the logger rotates on it): forwarded, it never ends the master.
+    let mut user1 = signals(SignalKind::user_defined1())?;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
 
     if let Err(error) = master.spawn(Kind::Agent, false) {
@@ -169,6 +171,7 @@ pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), C
             _ = terminate.recv() => master.stop("SIGTERM"),
             _ = interrupt.recv() => master.stop("SIGINT"),
             _ = hangup.recv() => master.start_reload(),
+            _ = user1.recv() => master.signal_agent(rustix::process::Signal::USR1),
             _ = tick.tick() => master.check_deadlines(),
         }
     }
@@ -566,6 +569,19 @@ impl Master {
             .map(|(id, _)| *id)
     }
 
+    /// Passes `signal` on to the agent, if one runs.
+    fn signal_agent(&self, signal: rustix::process::Signal) {
+        let agent = self
+            .children
+            .values()
+            .find(|child| child.kind == Kind::Agent)
+            .map(|child| child.pid);
+        match agent {
+            Some(pid) => send_signal(pid, signal),
+            None => say!("{signal:?} received but no agent runs: ignored"),
+        }
+    }
+
     fn announce_members(&self) {
         let agent = self
             .children
@@ -744,11 +760,15 @@ impl Master {
 }
 
 fn kill(pid: u32) {
+    send_signal(pid, rustix::process::Signal::KILL);
+}
+
+fn send_signal(pid: u32, signal: rustix::process::Signal) {
     if let Some(pid) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
     {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process(pid, signal);
     }
 }
 

@@ -256,6 +256,23 @@ fn a_killed_agent_is_restarted_while_workers_keep_serving() {
 }
 
 #[test]
+fn sigusr1_to_the_master_reaches_the_agent_and_ends_nobody() {
+    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let agent = json_pid(&cluster.get_ok("/messenger/agent"));
+    let workers = cluster.worker_pids(2);
+    cluster.signal(Signal::USR1);
+    cluster.signal(Signal::USR1);
+    // The master forwarded both and is still serving; the agent and workers are the same.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(json_pid(&cluster.get_ok("/messenger/agent")), agent);
+    assert_eq!(cluster.worker_pids(2), workers);
+    assert!(!cluster.stderr().contains("exited"), "{}", cluster.stderr());
+    cluster.signal(Signal::TERM);
+    assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
+    cluster.assert_nothing_left();
+}
+
+#[test]
 fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
     let mut cluster = Cluster::start(&["--workers", "2"]);
     let workers = cluster.worker_pids(2);

@@ -8,8 +8,9 @@ use super::{ENV_PREFIX, ENV_VAR};
 /// The metadata name figment records for values that came from a variable.
 pub(super) const NAME: &str = "environment variable";
 
-/// Variables that start with the prefix but choose the environment rather than configure it.
-const RESERVED: &[&str] = &[ENV_VAR];
+/// Variables that start with the prefix but are not config: the environment's name, and the
+/// console log level (`YOLK_LOG`, read by the logger).
+const RESERVED: &[&str] = &[ENV_VAR, "YOLK_LOG"];
 
 /// `YOLK_A__B=v` becomes `a.b = v`, `v` parsed as a TOML scalar (`false`, `10`, `"text"`).
 #[derive(Debug)]
