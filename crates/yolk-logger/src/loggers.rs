@@ -359,13 +359,13 @@ fn console(level: u8, line: &[u8]) {
 
 fn send(writer: Option<&Arc<FileWriter>>, line: Option<&Vec<u8>>) {
     if let (Some(writer), Some(line)) = (writer, line) {
-        writer.write_line(line.clone());
+        writer.write_line(line);
     }
 }
 
 fn put(writer: Option<&Arc<FileWriter>>, line: Option<Vec<u8>>) {
     if let (Some(writer), Some(line)) = (writer, line) {
-        writer.write_line(line);
+        writer.write_line(&line);
     }
 }
 

@@ -1,16 +1,16 @@
-//! [`FileWriter`]: one file, one writer thread, a bounded queue of whole lines.
+//! [`FileWriter`]: one file, one writer thread, a bounded buffer of whole lines.
 //!
-//! Lines are buffered and written in batches of whole lines, each batch with one `write` to a
-//! file opened with `O_APPEND`, so processes sharing the file never interleave inside a line.
-//! The buffer is written once it holds `buffer_bytes`, after `flush_interval` at the latest,
-//! on [`FileWriter::flush`] and before [`FileWriter::reopen`].
+//! Callers append whole lines to a shared buffer under a short lock; the writer thread swaps the
+//! buffer out and writes it with one `write` to a file opened with `O_APPEND`, so processes
+//! sharing the file never interleave inside a line. The thread is woken only when the buffer
+//! reaches `buffer_bytes`, when `flush_interval` has passed since its oldest line, on
+//! [`FileWriter::flush`] and [`FileWriter::reopen`] — not once per line, which is what keeps a
+//! log line per request cheap.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,9 +32,9 @@ pub struct WriterOptions {
     pub buffer_bytes: usize,
     /// Write a non-empty buffer at the latest after this long. Default: 1 s.
     pub flush_interval: Duration,
-    /// Lines that may wait in the queue. Default: `16384`.
+    /// Lines that may wait in the buffer before [`OnFull`] applies. Default: `16384`.
     pub queue_lines: usize,
-    /// What a full queue does. Default: [`OnFull::Wait`].
+    /// What a full buffer does. Default: [`OnFull::Wait`].
     pub on_full: OnFull,
 }
 
@@ -49,10 +49,37 @@ impl Default for WriterOptions {
     }
 }
 
-enum Command {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
-    Reopen(SyncSender<()>),
+/// What callers and the writer thread share.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the writer thread.
+    work: Condvar,
+    /// Wakes callers waiting for room, or for a flush or reopen to be done.
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    buffer: Vec<u8>,
+    lines: usize,
+    /// When the oldest line in the buffer was added.
+    oldest: Option<Instant>,
+    /// Lines dropped for a full buffer and not yet reported in the file.
+    dropped: u64,
+    /// Flushes (and reopens) asked for, and done: each a running count.
+    asked: u64,
+    answered: u64,
+    reopen: bool,
+    closing: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// An append-only log file written by a thread of its own.
@@ -62,7 +89,7 @@ enum Command {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let writer = FileWriter::open(dir.path().join("app.log"), WriterOptions::default())?;
-/// writer.write_line(b"first line\n".to_vec());
+/// writer.write_line(b"first line\n");
 /// writer.flush();
 /// assert_eq!(std::fs::read_to_string(dir.path().join("app.log"))?, "first line\n");
 /// # Ok::<_, Box<dyn std::error::Error>>(())
@@ -70,20 +97,9 @@ enum Command {
 #[derive(Debug)]
 pub struct FileWriter {
     path: PathBuf,
-    sender: SyncSender<Command>,
-    on_full: OnFull,
-    dropped: Arc<AtomicU64>,
+    options: WriterOptions,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Line(line) => write!(f, "Line({} bytes)", line.len()),
-            Self::Flush(_) => f.write_str("Flush"),
-            Self::Reopen(_) => f.write_str("Reopen"),
-        }
-    }
 }
 
 pub(crate) fn open_append(path: &Path) -> Result<File, LoggerError> {
@@ -107,21 +123,26 @@ impl FileWriter {
     pub fn open(path: impl Into<PathBuf>, options: WriterOptions) -> Result<Self, LoggerError> {
         let path = path.into();
         let file = open_append(&path)?;
-        let (sender, receiver) = mpsc::sync_channel(options.queue_lines.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                buffer: Vec::with_capacity(options.buffer_bytes + 4096),
+                ..State::default()
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        });
         let thread = {
             let thread_path = path.clone();
-            let dropped = Arc::clone(&dropped);
+            let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("yolk-log-writer".to_owned())
-                .spawn(move || run(&thread_path, file, &receiver, options, &dropped))
+                .spawn(move || run(&thread_path, file, &shared, options))
                 .map_err(|source| LoggerError::io("start the writer of", &path, source))?
         };
         Ok(Self {
             path,
-            sender,
-            on_full: options.on_full,
-            dropped,
+            options,
+            shared,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -138,22 +159,37 @@ impl FileWriter {
         &self.path
     }
 
-    /// Queues one or more whole lines (each ending in `\n`). With [`OnFull::Wait`] a full
-    /// queue makes the caller wait; with [`OnFull::Drop`] the line is counted and dropped.
-    pub fn write_line(&self, line: Vec<u8>) {
-        match self.on_full {
-            OnFull::Wait => {
-                let _ = self.sender.send(Command::Line(line));
-            }
-            OnFull::Drop => {
-                if let Err(TrySendError::Full(_)) = self.sender.try_send(Command::Line(line)) {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Appends one or more whole lines (each ending in `\n`). With [`OnFull::Wait`] a full
+    /// buffer makes the caller wait; with [`OnFull::Drop`] the line is counted and dropped.
+    pub fn write_line(&self, line: &[u8]) {
+        let mut state = self.shared.lock();
+        while state.lines >= self.options.queue_lines.max(1) && !state.closing {
+            match self.options.on_full {
+                OnFull::Wait => {
+                    self.shared.work.notify_one();
+                    state = self
+                        .shared
+                        .done
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                OnFull::Drop => {
+                    state.dropped += 1;
+                    return;
                 }
             }
         }
+        let before = state.buffer.len();
+        state.buffer.extend_from_slice(line);
+        state.lines += 1;
+        state.oldest.get_or_insert_with(Instant::now);
+        let threshold = self.options.buffer_bytes;
+        if before < threshold && state.buffer.len() >= threshold {
+            self.shared.work.notify_one();
+        }
     }
 
-    /// How many lines were dropped for a full queue and are not yet reported in the file.
+    /// How many lines were dropped for a full buffer and are not yet reported in the file.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -162,33 +198,48 @@ impl FileWriter {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.lock().dropped
     }
 
-    /// Writes every queued line to the file; returns once done (or after 10 s).
+    /// Writes every buffered line to the file; returns once done (or after 10 s).
     pub fn flush(&self) {
-        self.ask(Command::Flush);
+        self.ask(false);
     }
 
-    /// Writes every queued line to the file, then opens the file's path anew: after a
+    /// Writes every buffered line to the file, then opens the file's path anew: after a
     /// rotation renamed it, lines go to the new file. Returns once done (or after 10 s).
     pub fn reopen(&self) {
-        self.ask(Command::Reopen);
+        self.ask(true);
     }
 
-    fn ask(&self, command: fn(SyncSender<()>) -> Command) {
-        let (ack, done) = mpsc::sync_channel(1);
-        if self.sender.send(command(ack)).is_ok() {
-            let _ = done.recv_timeout(ACK_TIMEOUT);
+    fn ask(&self, reopen: bool) {
+        let mut state = self.shared.lock();
+        state.asked += 1;
+        state.reopen |= reopen;
+        let ticket = state.asked;
+        self.shared.work.notify_one();
+        let deadline = Instant::now() + ACK_TIMEOUT;
+        while state.answered < ticket && !state.closing {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .shared
+                .done
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
     }
 }
 
 impl Drop for FileWriter {
     fn drop(&mut self) {
-        // Closing the queue ends the thread once it has written everything.
-        let (sender, _) = mpsc::sync_channel(1);
-        drop(std::mem::replace(&mut self.sender, sender));
+        // The thread writes everything still buffered, then ends.
+        self.shared.lock().closing = true;
+        self.shared.work.notify_one();
+        self.shared.done.notify_all();
         let thread = self
             .thread
             .lock()
@@ -200,107 +251,88 @@ impl Drop for FileWriter {
     }
 }
 
-fn run(
-    path: &Path,
-    mut file: File,
-    receiver: &mpsc::Receiver<Command>,
-    options: WriterOptions,
-    dropped: &AtomicU64,
-) {
-    let mut buffer: Vec<u8> = Vec::with_capacity(options.buffer_bytes + 4096);
-    let mut oldest: Option<Instant> = None;
+fn run(path: &Path, mut file: File, shared: &Shared, options: WriterOptions) {
+    let mut batch: Vec<u8> = Vec::with_capacity(options.buffer_bytes + 4096);
     loop {
-        let command = match oldest {
-            None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(since) => {
-                let wait = options.flush_interval.saturating_sub(since.elapsed());
-                receiver.recv_timeout(wait)
+        let mut state = shared.lock();
+        loop {
+            if state.closing
+                || state.asked > state.answered
+                || state.buffer.len() >= options.buffer_bytes
+                || state.lines >= options.queue_lines.max(1)
+            {
+                break;
             }
-        };
-        match command {
-            Ok(Command::Line(line)) => {
-                buffer.extend_from_slice(&line);
-                oldest.get_or_insert_with(Instant::now);
-                if buffer.len() >= options.buffer_bytes {
-                    // Take what else is queued now, so one write carries it all.
-                    while buffer.len() < options.buffer_bytes * 4 {
-                        match receiver.try_recv() {
-                            Ok(Command::Line(line)) => buffer.extend_from_slice(&line),
-                            Ok(other) => {
-                                write_out(path, &mut file, &mut buffer, dropped);
-                                if !handle(path, &mut file, other) {
-                                    return;
-                                }
-                                break;
-                            }
-                            Err(_) => break,
-                        }
+            state = match state.oldest {
+                None => shared
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(oldest) => {
+                    let left = options.flush_interval.saturating_sub(oldest.elapsed());
+                    if left.is_zero() {
+                        break;
                     }
-                    write_out(path, &mut file, &mut buffer, dropped);
-                    oldest = None;
+                    shared
+                        .work
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
                 }
-            }
-            Ok(other) => {
-                write_out(path, &mut file, &mut buffer, dropped);
-                oldest = None;
-                if !handle(path, &mut file, other) {
-                    return;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                write_out(path, &mut file, &mut buffer, dropped);
-                oldest = None;
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                write_out(path, &mut file, &mut buffer, dropped);
-                return;
-            }
+            };
         }
-    }
-}
+        std::mem::swap(&mut state.buffer, &mut batch);
+        state.lines = 0;
+        state.oldest = None;
+        let dropped = std::mem::take(&mut state.dropped);
+        let asked = state.asked;
+        let reopen = std::mem::take(&mut state.reopen);
+        let closing = state.closing;
+        drop(state);
+        // Room again for callers waiting on a full buffer.
+        shared.done.notify_all();
 
-/// Answers a flush or a reopen (the buffer is already written); false to stop.
-fn handle(path: &Path, file: &mut File, command: Command) -> bool {
-    match command {
-        Command::Line(_) => true,
-        Command::Flush(ack) => {
-            let _ = ack.send(());
-            true
-        }
-        Command::Reopen(ack) => {
+        write_out(path, &mut file, &mut batch, dropped);
+        if reopen {
             match open_append(path) {
-                Ok(reopened) => *file = reopened,
+                Ok(reopened) => file = reopened,
                 Err(error) => eprintln!("yolk-logger: {error}; still writing to the old file"),
             }
-            let _ = ack.send(());
-            true
+        }
+        let mut state = shared.lock();
+        if state.answered < asked {
+            state.answered = asked;
+            drop(state);
+            shared.done.notify_all();
+        }
+        if closing {
+            return;
         }
     }
 }
 
-/// Writes the buffer (whole lines) with one `write` call where the kernel takes it all.
-fn write_out(path: &Path, file: &mut File, buffer: &mut Vec<u8>, dropped: &AtomicU64) {
-    let lost = dropped.swap(0, Ordering::Relaxed);
-    if lost > 0 {
+/// Writes the batch (whole lines) with one `write` call where the kernel takes it all.
+fn write_out(path: &Path, file: &mut File, batch: &mut Vec<u8>, dropped: u64) {
+    if dropped > 0 {
         let stamp = crate::clock::stamp(crate::clock::now_ms());
-        buffer.extend_from_slice(&stamp);
+        batch.extend_from_slice(&stamp);
         let _ = writeln!(
-            buffer,
-            " WARN {} dropped {lost} lines: the log queue was full (on_full = \"drop\")",
+            batch,
+            " WARN {} dropped {dropped} lines: the log buffer was full (on_full = \"drop\")",
             std::process::id()
         );
     }
-    if buffer.is_empty() {
+    if batch.is_empty() {
         return;
     }
-    if let Err(error) = file.write_all(buffer) {
+    if let Err(error) = file.write_all(batch) {
         eprintln!(
             "yolk-logger: cannot write {} bytes to {}: {error}",
-            buffer.len(),
+            batch.len(),
             path.display()
         );
     }
-    buffer.clear();
+    batch.clear();
 }
 
 #[cfg(test)]
@@ -316,7 +348,7 @@ mod tests {
             ..WriterOptions::default()
         };
         let writer = FileWriter::open(&path, options).unwrap();
-        writer.write_line(b"one\n".to_vec());
+        writer.write_line(b"one\n");
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         writer.flush();
@@ -333,8 +365,8 @@ mod tests {
             ..WriterOptions::default()
         };
         let writer = FileWriter::open(&path, options).unwrap();
-        writer.write_line(b"0123456789\n".to_vec());
-        writer.write_line(b"x\n".to_vec());
+        writer.write_line(b"0123456789\n");
+        writer.write_line(b"x\n");
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::fs::read_to_string(&path).unwrap() != "0123456789\nx\n" {
             assert!(Instant::now() < deadline, "never written");
@@ -347,11 +379,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
         let writer = FileWriter::open(&path, WriterOptions::default()).unwrap();
-        writer.write_line(b"before\n".to_vec());
+        writer.write_line(b"before\n");
         std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
-        writer.write_line(b"between\n".to_vec());
+        writer.write_line(b"between\n");
         writer.reopen();
-        writer.write_line(b"after\n".to_vec());
+        writer.write_line(b"after\n");
         drop(writer);
         let old = std::fs::read_to_string(dir.path().join("a.log.1")).unwrap();
         assert_eq!(old, "before\nbetween\n");
@@ -370,7 +402,7 @@ mod tests {
         };
         let writer = FileWriter::open(&path, options).unwrap();
         for _ in 0..10_000 {
-            writer.write_line(b"line\n".to_vec());
+            writer.write_line(b"line\n");
         }
         let dropped = writer.dropped();
         writer.flush();
