@@ -480,7 +480,7 @@ fn from_multer(error: multer::Error, field: Option<&str>) -> MultipartError {
             Err(source) => MultipartError::Read(source),
         },
         multer::Error::IncompleteFieldData { field_name } => malformed(format!(
-            "the body ended inside part {:?} (truncated upload?)",
+            "the body ended inside part {:?}, before its boundary (truncated upload?)",
             field_name.as_deref().unwrap_or_default()
         )),
         multer::Error::IncompleteStream => {
