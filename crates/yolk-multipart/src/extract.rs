@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -742,6 +742,21 @@ impl<S: Send + Sync> FromRequest<S> for Multipart {
     }
 }
 
+/// `Option<Multipart>`: `None` for a request that is not `multipart/*`; a multipart request
+/// that cannot be read is still rejected.
+impl<S: Send + Sync> OptionalFromRequest<S> for Multipart {
+    type Rejection = MultipartRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !is_multipart(request.headers()) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// File mode: every file of a `multipart/*` body saved to a temp file, and the fields, before
 /// the handler runs. Needs [`MultipartLayer`](crate::MultipartLayer).
 ///
@@ -790,6 +805,16 @@ pub struct Upload {
 
 impl Upload {
     /// The first value of the field `name`.
+    ///
+    /// ```
+    /// let upload = yolk_multipart::Upload {
+    ///     fields: vec![("title".into(), "notes".into())],
+    ///     files: Vec::new(),
+    /// };
+    /// assert_eq!(upload.field("title"), Some("notes"));
+    /// assert_eq!(upload.field("missing"), None);
+    /// assert!(upload.file("doc").is_none());
+    /// ```
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -807,9 +832,43 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = MultipartRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Multipart::from_request(request, state)
+        <Multipart as FromRequest<S>>::from_request(request, state)
             .await?
             .save_files()
             .await
+    }
+}
+
+/// `Option<Upload>`: `None` for a request that is not `multipart/*`, as
+/// `Option<Multipart>`.
+///
+/// ```
+/// use axum::{Router, body::Body, routing::post};
+/// use http::Request;
+/// use tower::ServiceExt;
+/// use yolk_multipart::{MultipartLayer, Upload};
+///
+/// async fn maybe(upload: Option<Upload>) -> String {
+///     upload.map_or("no upload".to_owned(), |upload| upload.files.len().to_string())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let app = Router::new().route("/", post(maybe)).layer(MultipartLayer::new());
+/// let request = Request::post("/").header("content-type", "application/json").body(Body::from("{}")).unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(axum::body::to_bytes(response.into_body(), 64).await.unwrap(), "no upload");
+/// # }
+/// ```
+impl<S: Send + Sync> OptionalFromRequest<S> for Upload {
+    type Rejection = MultipartRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !is_multipart(request.headers()) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(Some)
     }
 }

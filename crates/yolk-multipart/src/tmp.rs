@@ -104,6 +104,21 @@ impl SavedFile {
     }
 
     /// Takes the file: it is no longer removed, and its path is the caller's to clean up.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let body = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.png\"\r\n\r\nPNG\r\n--b--\r\n";
+    /// # let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(body))]);
+    /// # let multipart = yolk_multipart::Multipart::new(stream, "b").with_tmpdir(dir.path());
+    /// let mut upload = multipart.save_files().await?;
+    /// let path = upload.files.remove(0).keep();
+    /// assert_eq!(std::fs::read(&path)?, b"PNG");
+    /// std::fs::remove_file(path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use = "the file is no longer removed: keep its path"]
     pub fn keep(mut self) -> PathBuf {
         self.kept = true;
@@ -112,6 +127,23 @@ impl SavedFile {
 
     /// Moves the file to `to` (a rename, or a copy when `to` is on another file system) and
     /// takes it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let body = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.png\"\r\n\r\nPNG\r\n--b--\r\n";
+    /// # let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(body))]);
+    /// # let multipart = yolk_multipart::Multipart::new(stream, "b").with_tmpdir(dir.path().join("tmp"));
+    /// let mut upload = multipart.save_files().await?;
+    /// let file = upload.files.remove(0);
+    /// let temp = file.path().to_owned();
+    /// let kept = file.persist(dir.path().join("avatar.png")).await?;
+    /// assert_eq!(std::fs::read(kept)?, b"PNG");
+    /// assert!(!temp.exists());
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///

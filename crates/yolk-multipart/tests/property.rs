@@ -83,28 +83,46 @@ fn check(body: &[u8], cuts: &[usize], boundary: &str, limits: Limits, skip: &[bo
 }
 
 fn limits() -> impl Strategy<Value = Limits> {
-    (0u64..300, 0usize..4, 0usize..4, 0u64..300, 0usize..20, prop::option::of(0u64..2000)).prop_map(
-        |(file_size, files, fields, field_size, field_name_size, body_size)| Limits {
-            file_size: ByteSize(file_size),
-            files,
-            fields,
-            field_size: ByteSize(field_size),
-            field_name_size,
-            body_size: body_size.map(ByteSize),
-        },
+    (
+        0u64..300,
+        0usize..4,
+        0usize..4,
+        0u64..300,
+        0usize..20,
+        prop::option::of(0u64..2000),
     )
+        .prop_map(
+            |(file_size, files, fields, field_size, field_name_size, body_size)| Limits {
+                file_size: ByteSize(file_size),
+                files,
+                fields,
+                field_size: ByteSize(field_size),
+                field_name_size,
+                body_size: body_size.map(ByteSize),
+            },
+        )
 }
 
 fn part() -> impl Strategy<Value = Vec<u8>> {
     let name = prop::sample::select(vec!["a", "file", "", "x\"y", "n;m"]);
     let file_name = prop::option::of(prop::sample::select(vec![
-        "a.png", "A.JPG", "a.jpg.exe", "../../x.gif", r"..\..\y.css", "..", "", "noext", "\u{0}.png",
+        "a.png",
+        "A.JPG",
+        "a.jpg.exe",
+        "../../x.gif",
+        r"..\..\y.css",
+        "..",
+        "",
+        "noext",
+        "\u{0}.png",
     ]));
     let data = prop::collection::vec(any::<u8>(), 0..400);
     (name, file_name, data).prop_map(|(name, file_name, data)| {
         let mut part = format!("Content-Disposition: form-data; name=\"{name}\"");
         if let Some(file_name) = file_name {
-            part.push_str(&format!("; filename=\"{file_name}\"\r\nContent-Type: image/png"));
+            part.push_str(&format!(
+                "; filename=\"{file_name}\"\r\nContent-Type: image/png"
+            ));
         }
         part.push_str("\r\n\r\n");
         let mut part = part.into_bytes();
