@@ -133,7 +133,25 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("log_file", "logger").with_args(&["--mode", "file"]),
         ],
     },
+    Suite {
+        name: UPLOAD_SUITE,
+        about: "GET / -> \"Hello, yolk\" behind MultipartLayer vs bare axum; then a 1 GiB upload \
+                streamed to disk: yolk-multipart vs bare multer (MB/s, server peak RSS)",
+        path: "/",
+        baseline: "bare_axum",
+        servers: &[
+            ServerSpec::new("bare_axum", "bare_axum"),
+            ServerSpec::new("multipart_layer", "multipart"),
+        ],
+    },
 ];
+
+/// The suite after which the upload measurement runs, and its binary and arguments.
+const UPLOAD_SUITE: &str = "multipart";
+const UPLOAD_BIN: &str = "multipart";
+const UPLOAD_ARGS: &[&str] = &["--upload-bench", "--mib", "1024", "--rounds", "3"];
+/// How long the upload measurement may take.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The rolling-reload measurement, run after the suites.
 const RELOAD_SUITE: &str = "reload";
@@ -238,6 +256,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut summaries = Vec::new();
     for suite in suites {
         summaries.push(run_suite(suite, &bin_dir, &options)?);
+        if suite.name == UPLOAD_SUITE {
+            summaries.push(upload_to_disk(&bin_dir)?);
+        }
     }
     if options.suite.is_none() || reload_only {
         summaries.push(reload_under_load(&bin_dir, &options)?);
@@ -567,6 +588,59 @@ fn reload_under_load(bin_dir: &Path, options: &Options) -> Result<String, String
         "{RELOAD_SUITE}: ready in {ready_ms} ms, {:.0} failed of {:.0} requests over {RELOADS} reloads",
         sample.errors,
         sample.requests + sample.errors
+    ))
+}
+
+/// Runs `multipart --upload-bench`: a 1 GiB upload streamed to disk by yolk-multipart and by
+/// bare multer, each server in its own process; returns its part of the closing line.
+fn upload_to_disk(bin_dir: &Path) -> Result<String, String> {
+    println!(
+        "\n==> bench `{UPLOAD_SUITE}` upload: {}",
+        UPLOAD_ARGS.join(" ")
+    );
+    let mut bench = ChildGuard::spawn(
+        UPLOAD_BIN,
+        Command::new(bin_dir.join(UPLOAD_BIN))
+            .args(UPLOAD_ARGS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?;
+    let stdout = bench.child.stdout.take().ok_or("no stdout")?;
+    let (line_tx, line_rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            let _ = line_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + UPLOAD_TIMEOUT;
+    let status = loop {
+        match bench.child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+            Ok(None) => return Err("the upload measurement did not finish".to_owned()),
+            Err(err) => return Err(format!("cannot wait for the upload measurement: {err}")),
+        }
+    };
+    if !status.success() {
+        return Err(format!("the upload measurement failed ({status})"));
+    }
+    thread::sleep(Duration::from_millis(100));
+    let last = line_rx
+        .try_iter()
+        .filter(|line| line.starts_with('{'))
+        .last()
+        .ok_or("the upload measurement printed no result line")?;
+    let figure = |key: &str| json_number(&last, key).unwrap_or(f64::NAN);
+    Ok(format!(
+        "upload: 1 GiB to disk, yolk-multipart {:.0} MB/s = {:.3}x bare multer ({:.0} MB/s), \
+         server peak RSS growth {:.1} MiB (multer {:.1} MiB)",
+        figure("yolk_mbps"),
+        figure("ratio"),
+        figure("multer_mbps"),
+        figure("yolk_rss_growth_mib"),
+        figure("multer_rss_growth_mib")
     ))
 }
 

@@ -3,12 +3,14 @@
 //! One module per task:
 //! - [`test_all`]: the gate CI runs — fmt, clippy, tests, doc tests, every binary and example builds.
 //! - [`bench`]: release-build load tests of yolk against bare axum on 127.0.0.1.
+//! - [`fuzz`]: the fuzz targets, each for a bounded time (libFuzzer, no cargo-fuzz needed).
 //! - [`screenshot`]: headless-Chromium screenshots of yolk-onerror's developer error page.
 //!
 //! xtask depends on `std` only so that it builds in seconds on a fresh machine. Cargo is invoked
 //! through the `CARGO` variable that `cargo run` sets, so the same toolchain runs every step.
 
 mod bench;
+mod fuzz;
 mod screenshot;
 mod test_all;
 
@@ -23,6 +25,7 @@ Usage: cargo xtask <task> [options]
 Tasks:
   test-all   fmt, clippy, tests, doc tests and a build of every binary and example
   bench      requests/s of a hello route on bare axum vs yolk (release builds)
+  fuzz       the fuzz targets, each for a bounded time (default 60 s)
   screenshot the developer error page in headless Chromium, saved to target/screenshots/
   help       this message
 
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test-all") => test_all::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         Some("screenshot") => screenshot::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
