@@ -299,3 +299,19 @@ async fn use_session_without_the_session_plugin_stops_start_up() {
     .await;
     assert!(app.is_ok());
 }
+
+#[tokio::test]
+async fn test_app_csrf_token_passes_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(builder(&dir)).await.unwrap();
+    assert_eq!(app.csrf_token(), None);
+    app.get("/").send().await;
+    let token = app
+        .csrf_token()
+        .expect("the first response hands out the secret");
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_text("saved");
+}
