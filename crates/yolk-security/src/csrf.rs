@@ -31,10 +31,24 @@ const SECRET_BYTES: usize = 18;
 /// Characters of a token's salt.
 const SALT_LEN: usize = 8;
 
+/// Characters of a secret.
+pub(crate) const SECRET_LEN: usize = SECRET_BYTES / 3 * 4;
+
 /// A fresh random secret: 18 bytes, base64url (24 characters).
 pub fn new_secret() -> String {
-    let bytes: [u8; SECRET_BYTES] = rand::rng().random();
-    URL_SAFE_NO_PAD.encode(bytes)
+    let mut secret = bytes::BytesMut::with_capacity(SECRET_LEN);
+    push_secret(&mut secret);
+    String::from_utf8(secret.to_vec()).unwrap_or_default()
+}
+
+/// Appends a fresh secret to `buf`, with no allocation of its own.
+pub(crate) fn push_secret(buf: &mut bytes::BytesMut) {
+    let random: [u8; SECRET_BYTES] = rand::rng().random();
+    let mut secret = [0_u8; SECRET_LEN];
+    let len = URL_SAFE_NO_PAD
+        .encode_slice(random, &mut secret)
+        .unwrap_or_default();
+    buf.extend_from_slice(&secret[..len]);
 }
 
 /// A salted token for `secret`: `salt-HMAC(secret, salt)`, different on every call.

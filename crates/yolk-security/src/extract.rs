@@ -20,7 +20,8 @@ pub(crate) struct SecurityContext {
     pub(crate) shared: Arc<Shared>,
     /// The client's CSRF secret, when CSRF with a token applies to this request.
     pub(crate) secret: Secret,
-    pub(crate) nonce: Option<String>,
+    /// The CSP nonce, when CSP with a nonce applies to this request.
+    pub(crate) nonce: Option<bytes::Bytes>,
 }
 
 /// A request the security layer refused, or an extractor used without it.
@@ -268,6 +269,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
             Secret::Inactive => return Err(SecurityRejection::CsrfNotActive),
             Secret::InCookie => cookie_value(&parts.headers, &csrf.cookie_name)
                 .ok_or(SecurityRejection::CsrfNotActive)?,
+            Secret::Fresh(secret) => {
+                std::str::from_utf8(secret).map_err(|_| SecurityRejection::CsrfNotActive)?
+            }
             Secret::Value(secret) => secret,
         };
         Ok(Self {
@@ -330,10 +334,16 @@ impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         context(parts)?
             .nonce
-            .clone()
-            .map(Self)
+            .as_deref()
+            .and_then(nonce)
             .ok_or(SecurityRejection::NonceNotActive)
     }
+}
+
+fn nonce(bytes: &[u8]) -> Option<CspNonce> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .map(|nonce| CspNonce(nonce.to_owned()))
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CspNonce {
@@ -343,7 +353,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CspNonce {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(context(parts)?.nonce.clone().map(Self))
+        Ok(context(parts)?.nonce.as_deref().and_then(nonce))
     }
 }
 

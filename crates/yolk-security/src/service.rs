@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, REFERER, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt as _;
@@ -54,8 +54,8 @@ where
         let mut after = After {
             shared: Arc::clone(&self.shared),
             mask: shared.header_mask(path),
-            nonce: None,
-            new_secret: None,
+            csp: None,
+            new_cookie: None,
         };
         if shared
             .methodnoallow
@@ -77,8 +77,7 @@ where
         if shared.csp.as_ref().is_some_and(|csp| csp.fixed.is_none())
             && after.mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
         {
-            let bytes: [u8; 16] = rand::rng().random();
-            after.nonce = Some(STANDARD.encode(bytes));
+            after.csp = shared.csp.as_ref().and_then(nonce_policy);
         }
 
         let mut secret = Secret::Inactive;
@@ -95,9 +94,10 @@ where
                 None
             };
             if loaded.is_none() && csrf.kind.uses_token() {
-                let fresh = crate::csrf::new_secret();
-                after.new_secret = Some(fresh.clone());
-                secret = Secret::Value(fresh);
+                if let Some((cookie, fresh)) = csrf.new_cookie() {
+                    after.new_cookie = Some(cookie);
+                    secret = Secret::Fresh(fresh);
+                }
             } else if loaded.is_some() {
                 secret = Secret::InCookie;
             }
@@ -108,7 +108,7 @@ where
                         if rejection == SecurityRejection::InvalidCsrfToken
                             && csrf.rotate_when_invalid
                         {
-                            after.new_secret = Some(crate::csrf::new_secret());
+                            after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
                         }
                         return refuse(rejection, &request, after);
                     }
@@ -122,7 +122,7 @@ where
         request.extensions_mut().insert(SecurityContext {
             shared: Arc::clone(&self.shared),
             secret,
-            nonce: after.nonce.clone(),
+            nonce: after.nonce(),
         });
         ResponseFuture::inner(self.inner.call(request), after)
     }
@@ -164,7 +164,7 @@ where
             let verdict = csrf.combine(token_verdict(secret.as_deref(), token.as_deref()), referer);
             if let Err(rejection) = verdict {
                 if rejection == SecurityRejection::InvalidCsrfToken && csrf.rotate_when_invalid {
-                    after.new_secret = Some(crate::csrf::new_secret());
+                    after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
                 }
                 return Ok(after.refused(rejection, json));
             }
@@ -172,7 +172,7 @@ where
             request.extensions_mut().insert(SecurityContext {
                 shared: Arc::clone(&shared),
                 secret: Secret::InCookie,
-                nonce: after.nonce.clone(),
+                nonce: after.nonce(),
             });
             let mut response = inner.call(request).await?;
             after.apply(&mut response);
@@ -256,7 +256,7 @@ where
             request.extensions_mut().insert(SecurityContext {
                 shared: Arc::clone(&shared),
                 secret: Secret::Value(secret),
-                nonce: after.nonce.clone(),
+                nonce: after.nonce(),
             });
             let mut response = inner.call(request).await?;
             if response.extensions().get::<RotateCsrfSecret>().is_some()
@@ -304,6 +304,22 @@ impl<'a> Head<'a> {
     }
 }
 
+/// The CSP header value for this request, the policy with a fresh nonce written in one
+/// buffer; and the nonce, a slice of it.
+fn nonce_policy(csp: &crate::layer::Csp) -> Option<(HeaderValue, Bytes)> {
+    let random: [u8; 16] = rand::rng().random();
+    let mut nonce = [0_u8; 24];
+    let len = STANDARD.encode_slice(random, &mut nonce).ok()?;
+    let mut value = BytesMut::with_capacity(csp.before.len() + len + csp.after.len());
+    value.extend_from_slice(csp.before.as_bytes());
+    let start = value.len();
+    value.extend_from_slice(&nonce[..len]);
+    value.extend_from_slice(csp.after.as_bytes());
+    let value = value.freeze();
+    let nonce = value.slice(start..start + len);
+    Some((HeaderValue::from_maybe_shared(value).ok()?, nonce))
+}
+
 /// Where the client's secret is, for [`CsrfToken`](crate::CsrfToken).
 #[derive(Clone, Debug)]
 pub(crate) enum Secret {
@@ -311,7 +327,9 @@ pub(crate) enum Secret {
     Inactive,
     /// In the request's cookie (read it again there rather than copy it per request).
     InCookie,
-    /// A new secret, or one read from the session.
+    /// A new secret, a slice of its `Set-Cookie` value.
+    Fresh(Bytes),
+    /// A secret read from the session.
     Value(String),
 }
 
@@ -336,12 +354,18 @@ fn refuse<F, E>(
 pub(crate) struct After {
     shared: Arc<Shared>,
     mask: u8,
-    nonce: Option<String>,
-    /// A secret to set in the cookie (a new client, or a rotation).
-    new_secret: Option<String>,
+    /// The CSP header with this request's nonce, and the nonce (a slice of the same bytes).
+    csp: Option<(HeaderValue, Bytes)>,
+    /// The `Set-Cookie` of a new secret (a new client, or a rotation).
+    new_cookie: Option<HeaderValue>,
 }
 
 impl After {
+    /// This request's CSP nonce: a slice of the header value, no copy.
+    fn nonce(&self) -> Option<Bytes> {
+        self.csp.as_ref().map(|(_, nonce)| nonce.clone())
+    }
+
     /// The refusal's response, with what every response gets.
     fn refused(mut self, rejection: SecurityRejection, json: bool) -> Response {
         let mut response = rejection.response(json);
@@ -382,12 +406,9 @@ impl After {
             && mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
             && !headers.contains_key(&csp.name)
         {
-            let value = match (&csp.fixed, &self.nonce) {
-                (Some(fixed), _) => Some(fixed.clone()),
-                (None, Some(nonce)) => {
-                    HeaderValue::try_from(format!("{}{nonce}{}", csp.before, csp.after)).ok()
-                }
-                (None, None) => None,
+            let value = match &csp.fixed {
+                Some(fixed) => Some(fixed.clone()),
+                None => self.csp.take().map(|(value, _)| value),
             };
             if let Some(value) = value {
                 headers.insert(csp.name.clone(), value);
@@ -398,19 +419,10 @@ impl After {
                 && csrf.session.is_none()
                 && response.extensions().get::<RotateCsrfSecret>().is_some()
             {
-                self.new_secret = Some(crate::csrf::new_secret());
+                self.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
             }
-            if let Some(secret) = self.new_secret.take() {
-                let mut cookie = bytes::BytesMut::with_capacity(
-                    csrf.cookie_name.len() + secret.len() + csrf.cookie_attributes.len() + 1,
-                );
-                cookie.extend_from_slice(csrf.cookie_name.as_bytes());
-                cookie.extend_from_slice(b"=");
-                cookie.extend_from_slice(secret.as_bytes());
-                cookie.extend_from_slice(csrf.cookie_attributes.as_bytes());
-                if let Ok(value) = HeaderValue::from_maybe_shared(cookie.freeze()) {
-                    response.headers_mut().append(SET_COOKIE, value);
-                }
+            if let Some(cookie) = self.new_cookie.take() {
+                response.headers_mut().append(SET_COOKIE, cookie);
             }
         }
     }
@@ -427,6 +439,25 @@ enum Verdict {
 }
 
 impl Csrf {
+    /// A new secret: the `Set-Cookie` value carrying it, built in one buffer, and the secret
+    /// as a slice of that buffer.
+    fn new_cookie(&self) -> Option<(HeaderValue, Bytes)> {
+        let name = self.cookie_name.as_bytes();
+        let mut cookie = BytesMut::with_capacity(
+            name.len() + 1 + crate::csrf::SECRET_LEN + self.cookie_attributes.len(),
+        );
+        cookie.extend_from_slice(name);
+        cookie.extend_from_slice(b"=");
+        let start = cookie.len();
+        crate::csrf::push_secret(&mut cookie);
+        let end = cookie.len();
+        cookie.extend_from_slice(self.cookie_attributes.as_bytes());
+        let cookie = cookie.freeze();
+        let secret = cookie.slice(start..end);
+        let value = HeaderValue::from_maybe_shared(cookie).ok()?;
+        Some((value, secret))
+    }
+
     /// True when this request must pass the checks.
     fn checks(&self, head: Head<'_>) -> bool {
         if !self.methods.contains(head.method) {

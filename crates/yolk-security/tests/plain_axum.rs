@@ -100,6 +100,25 @@ async fn csrf_safe_methods_pass_and_hand_out_a_script_readable_secret() {
 }
 
 #[tokio::test]
+async fn csrf_a_new_client_s_token_matches_the_secret_it_is_handed() {
+    let addr = default_server().await;
+    let reply = req("GET", "/token").send(addr).await;
+    assert_eq!(reply.status, 200);
+    let secret = reply.cookie("csrfToken").expect("a new secret");
+    assert_eq!(secret.len(), 24);
+    assert!(
+        yolk_security::csrf::verify(&secret, &reply.body),
+        "{reply:?}"
+    );
+    let reply = req("POST", "/")
+        .cookie(&secret)
+        .header("x-csrf-token", &reply.body)
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
 async fn csrf_missing_token_is_403() {
     let addr = default_server().await;
     for method in ["POST", "PUT", "PATCH", "DELETE"] {
