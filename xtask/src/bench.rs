@@ -10,6 +10,13 @@
 //!
 //! To add a server, add one [`ServerSpec`] line to its suite in [`SUITES`]; to add a benchmark,
 //! add a [`Suite`] (for example a cluster suite whose servers take `--workers N`).
+//!
+//! A server may be loaded as a returning client rather than a new one: its spec lists headers
+//! that `load` sends with every request ([`ServerSpec::with_load_headers`], passed as
+//! `load --header "name: value"`). The `security` suite sends a `csrfToken` cookie that way, so
+//! the security layer checks an existing secret instead of minting one per request; any value
+//! works, since the secret is the client's. A server of the cookieless worst case simply lists
+//! none.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -27,6 +34,8 @@ struct ServerSpec {
     bin: &'static str,
     /// Extra arguments, before the `--port 0 --exit-on-stdin-eof` every server gets.
     args: &'static [&'static str],
+    /// Headers (`name: value`) the load generator sends with every request to this server.
+    load_headers: &'static [&'static str],
 }
 
 impl ServerSpec {
@@ -35,6 +44,7 @@ impl ServerSpec {
             name,
             bin,
             args: &[],
+            load_headers: &[],
         }
     }
 
@@ -42,7 +52,19 @@ impl ServerSpec {
     const fn with_args(self, args: &'static [&'static str]) -> Self {
         Self { args, ..self }
     }
+
+    /// Loads this server with these headers (`name: value`) on every request, for example a
+    /// cookie a returning client carries.
+    const fn with_load_headers(self, load_headers: &'static [&'static str]) -> Self {
+        Self {
+            load_headers,
+            ..self
+        }
+    }
 }
+
+/// The cookie of a returning client of the security stack: it already has its CSRF secret.
+const CSRF_CLIENT: &[&str] = &["cookie: csrfToken=bench-client-secret-0123456"];
 
 /// One comparison: a path requested on every server, against one baseline.
 #[derive(Debug)]
@@ -112,14 +134,16 @@ const SUITES: &[Suite] = &[
     },
     Suite {
         name: "security",
-        about: "GET / -> \"Hello, yolk\": yolk-security defaults (a new client each request)",
+        about: "GET / -> \"Hello, yolk\" with a csrfToken cookie: yolk without vs with yolk-security's \
+                defaults (and plain axum both ways); new_client: no cookie, a new secret each request",
         path: "/",
-        baseline: "bare_axum",
+        baseline: "yolk_core",
         servers: &[
-            ServerSpec::new("bare_axum", "bare_axum"),
-            ServerSpec::new("security", "security"),
-            ServerSpec::new("yolk_core", "yolk_core"),
-            ServerSpec::new("yolk_security", "yolk_security"),
+            ServerSpec::new("yolk_core", "yolk_core").with_load_headers(CSRF_CLIENT),
+            ServerSpec::new("yolk_security", "yolk_security").with_load_headers(CSRF_CLIENT),
+            ServerSpec::new("new_client", "yolk_security"),
+            ServerSpec::new("bare_axum", "bare_axum").with_load_headers(CSRF_CLIENT),
+            ServerSpec::new("axum_security", "security").with_load_headers(CSRF_CLIENT),
         ],
     },
     Suite {
@@ -277,8 +301,13 @@ fn list_suites() {
             } else {
                 ""
             };
+            let headers: String = server
+                .load_headers
+                .iter()
+                .map(|header| format!(" [load --header \"{header}\"]"))
+                .collect();
             println!(
-                "  {} = {} {}{baseline}",
+                "  {} = {} {}{headers}{baseline}",
                 server.name,
                 server.bin,
                 server.args.join(" ")
@@ -449,6 +478,13 @@ fn run_load(
             .args(["--duration-ms", &options.duration_ms.to_string()])
             .args(["--warmup-ms", &options.warmup_ms.to_string()])
             .args(["--threads", &options.load_threads.to_string()])
+            .args(
+                server
+                    .spec
+                    .load_headers
+                    .iter()
+                    .flat_map(|header| ["--header", header]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -802,6 +838,14 @@ mod tests {
                 suite.baseline
             );
             for (j, server) in suite.servers.iter().enumerate() {
+                for header in server.load_headers {
+                    let (name, value) = header.split_once(':').expect("`name: value`");
+                    assert!(
+                        !name.trim().is_empty() && !value.trim().is_empty(),
+                        "{}: bad load header `{header}`",
+                        server.name
+                    );
+                }
                 assert!(
                     suite.servers[j + 1..].iter().all(|s| s.name != server.name),
                     "{}: duplicate server {}",

@@ -14,6 +14,7 @@ pub mod request;
 pub mod resources;
 pub mod server;
 pub mod services;
+pub mod session;
 
 pub use app::{App, AppBuilder, AppState};
 pub use config::{Config, ConfigError};

@@ -76,15 +76,19 @@ pub enum CsrfType {
     All,
     /// Either check.
     Any,
+    /// No token: the request passes when `Sec-Fetch-Site` is `same-origin` or `none`, or,
+    /// from a client that does not send `Sec-Fetch-Site`, when `Origin` (else `Referer`) is
+    /// the request's own origin or a host in `referer_white_list`.
+    Origin,
 }
 
 impl CsrfType {
     pub(crate) fn uses_token(self) -> bool {
-        !matches!(self, Self::Referer)
+        matches!(self, Self::Ctoken | Self::All | Self::Any)
     }
 
     pub(crate) fn uses_referer(self) -> bool {
-        !matches!(self, Self::Ctoken)
+        matches!(self, Self::Referer | Self::All | Self::Any)
     }
 }
 
@@ -94,14 +98,15 @@ impl CsrfType {
 pub struct CsrfConfig {
     /// Check requests. Default: `true`.
     pub enable: bool,
-    /// `ctoken`, `referer`, `all` or `any`. Default: `ctoken`.
+    /// `ctoken`, `referer`, `all`, `any` or `origin`. Default: `ctoken`.
     #[serde(rename = "type")]
     pub kind: CsrfType,
     /// Skip requests whose `content-type` is JSON (only safe when CORS forbids them).
     /// Default: `false`.
     pub ignore_json: bool,
-    /// Keep the secret in the session (through a [`CsrfSecretStore`](crate::CsrfSecretStore))
-    /// instead of a cookie. Default: `false`.
+    /// Keep the secret in the session instead of a cookie: needs the session plugin (or, in
+    /// plain axum, [`SecurityLayer::with_session`](crate::SecurityLayer::with_session)).
+    /// Default: `false`.
     pub use_session: bool,
     /// Cookie holding the secret, readable by scripts. Default: `csrfToken`.
     pub cookie_name: String,

@@ -1,7 +1,8 @@
 //! CSRF secrets and tokens, where secrets are kept, and putting tokens into forms.
 //!
 //! Each client has a **secret**, kept in a cookie readable by scripts (`csrfToken`) or, with
-//! `use_session`, behind a [`CsrfSecretStore`]. A request passes when it carries a **token**
+//! `use_session`, in the session (through core's
+//! [`SessionAccess`](yolk_core::session::SessionAccess)). A request passes when it carries a **token**
 //! that is either the secret itself (what a single-page app reads from the cookie and sends in
 //! `x-csrf-token`) or a salted token derived from it (what a server-rendered form carries, fresh
 //! on every render so the page never repeats the secret — see BREACH).
@@ -20,7 +21,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use http::Extensions;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::Sha256;
@@ -31,10 +31,24 @@ const SECRET_BYTES: usize = 18;
 /// Characters of a token's salt.
 const SALT_LEN: usize = 8;
 
+/// Characters of a secret.
+pub(crate) const SECRET_LEN: usize = SECRET_BYTES / 3 * 4;
+
 /// A fresh random secret: 18 bytes, base64url (24 characters).
 pub fn new_secret() -> String {
-    let bytes: [u8; SECRET_BYTES] = rand::rng().random();
-    URL_SAFE_NO_PAD.encode(bytes)
+    let mut secret = bytes::BytesMut::with_capacity(SECRET_LEN);
+    push_secret(&mut secret);
+    String::from_utf8(secret.to_vec()).unwrap_or_default()
+}
+
+/// Appends a fresh secret to `buf`, with no allocation of its own.
+pub(crate) fn push_secret(buf: &mut bytes::BytesMut) {
+    let random: [u8; SECRET_BYTES] = rand::rng().random();
+    let mut secret = [0_u8; SECRET_LEN];
+    let len = URL_SAFE_NO_PAD
+        .encode_slice(random, &mut secret)
+        .unwrap_or_default();
+    buf.extend_from_slice(&secret[..len]);
 }
 
 /// A salted token for `secret`: `salt-HMAC(secret, salt)`, different on every call.
@@ -74,45 +88,6 @@ fn digest(secret: &str, salt: &str) -> String {
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any size");
     mac.update(salt.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-/// Where the CSRF secret lives when `use_session = true`: implemented by a session
-/// integration, which reads and writes its session through what an outer layer put in the
-/// request's extensions.
-///
-/// ```
-/// use std::sync::{Arc, Mutex};
-/// use http::Extensions;
-/// use yolk_security::CsrfSecretStore;
-///
-/// /// A "session" an outer layer inserted into the request.
-/// #[derive(Clone, Default)]
-/// struct Session(Arc<Mutex<Option<String>>>);
-///
-/// #[derive(Debug)]
-/// struct SessionSecrets;
-///
-/// impl CsrfSecretStore for SessionSecrets {
-///     fn load(&self, extensions: &Extensions) -> Option<String> {
-///         extensions.get::<Session>()?.0.lock().unwrap().clone()
-///     }
-///     fn store(&self, extensions: &Extensions, secret: &str) {
-///         if let Some(session) = extensions.get::<Session>() {
-///             *session.0.lock().unwrap() = Some(secret.to_owned());
-///         }
-///     }
-/// }
-///
-/// let mut extensions = Extensions::new();
-/// extensions.insert(Session::default());
-/// SessionSecrets.store(&extensions, "s3cret");
-/// assert_eq!(SessionSecrets.load(&extensions).as_deref(), Some("s3cret"));
-/// ```
-pub trait CsrfSecretStore: Send + Sync + std::fmt::Debug + 'static {
-    /// The secret kept for this request's client, if any.
-    fn load(&self, extensions: &Extensions) -> Option<String>;
-    /// Keeps `secret` for this request's client (a new client, or a rotation).
-    fn store(&self, extensions: &Extensions, secret: &str);
 }
 
 /// `<input type="hidden" name="_csrf" value="TOKEN">`, with the token HTML-escaped.

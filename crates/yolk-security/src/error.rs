@@ -14,6 +14,13 @@ pub enum SecurityError {
         /// What is wrong and what is expected.
         problem: String,
     },
+    /// `csrf.use_session = true` in a yolk app without the session plugin.
+    #[error(
+        "security.csrf.use_session = true keeps the CSRF secret in the session, but the session \
+         plugin is not enabled: add it (`App::builder().plugin(yolk_session::SessionPlugin::default())`), \
+         or set security.csrf.use_session = false to keep the secret in the `csrfToken` cookie"
+    )]
+    NoSession,
     /// The SSRF-safe client refused an address: loopback, private, link-local, or listed in
     /// `ssrf.ip_black_list`.
     #[error(

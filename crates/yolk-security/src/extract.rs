@@ -12,14 +12,16 @@ use http::{HeaderValue, StatusCode};
 
 use crate::layer::{SecurityHeader, Shared};
 use crate::redirect::UnsafeRedirect;
+use crate::service::{Secret, cookie_value};
 
 /// What the layer leaves in each request for the extractors.
 #[derive(Clone, Debug)]
 pub(crate) struct SecurityContext {
     pub(crate) shared: Arc<Shared>,
-    /// The client's CSRF secret (new or kept), when CSRF applies to this request.
-    pub(crate) secret: Option<String>,
-    pub(crate) nonce: Option<String>,
+    /// The client's CSRF secret, when CSRF with a token applies to this request.
+    pub(crate) secret: Secret,
+    /// The CSP nonce, when CSP with a nonce applies to this request.
+    pub(crate) nonce: Option<bytes::Bytes>,
 }
 
 /// A request the security layer refused, or an extractor used without it.
@@ -43,6 +45,11 @@ pub enum SecurityRejection {
     MissingCsrfReferer,
     /// `type = referer|all`: the `Referer` / `Origin` host is not allowed.
     InvalidCsrfReferer,
+    /// `type = origin`: `Sec-Fetch-Site` says another site, or `Origin` / `Referer` is
+    /// another host (or neither is sent).
+    InvalidCsrfOrigin,
+    /// `use_session`: the session holding the secret could not be read or written.
+    SessionUnavailable,
     /// `TRACE` or `TRACK`.
     MethodNotAllowed,
     /// The path climbs above the root.
@@ -69,7 +76,9 @@ impl SecurityRejection {
             Self::MissingCsrfToken
             | Self::InvalidCsrfToken
             | Self::MissingCsrfReferer
-            | Self::InvalidCsrfReferer => StatusCode::FORBIDDEN,
+            | Self::InvalidCsrfReferer
+            | Self::InvalidCsrfOrigin => StatusCode::FORBIDDEN,
+            Self::SessionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PathTraversal | Self::BadPathEncoding | Self::BodyUnreadable => {
                 StatusCode::BAD_REQUEST
@@ -88,6 +97,8 @@ impl SecurityRejection {
             Self::InvalidCsrfToken => "invalid csrf token",
             Self::MissingCsrfReferer => "missing csrf referer or origin",
             Self::InvalidCsrfReferer => "invalid csrf referer or origin",
+            Self::InvalidCsrfOrigin => "invalid csrf origin",
+            Self::SessionUnavailable => "session unavailable for the csrf secret",
             Self::MethodNotAllowed => "method not allowed",
             Self::PathTraversal => "path outside the root",
             Self::BadPathEncoding => "malformed percent-encoding in the path",
@@ -118,6 +129,17 @@ impl SecurityRejection {
             Self::InvalidCsrfReferer => {
                 "the request comes from a page on another host: add that host to \
                  security.csrf.referer_white_list if it is trusted"
+            }
+            Self::InvalidCsrfOrigin => {
+                "the request comes from another site (`Sec-Fetch-Site`), or its `Origin` / \
+                 `Referer` is another host or missing: add a trusted host to \
+                 security.csrf.referer_white_list, or use a token type (`ctoken`) for clients \
+                 that send neither header"
+            }
+            Self::SessionUnavailable => {
+                "security.csrf.use_session keeps the secret in the session, which could not be \
+                 loaded or saved (the cause is logged): check the session store, and that the \
+                 session layer runs outside the security layer"
             }
             Self::MethodNotAllowed => "TRACE and TRACK are refused (security.methodnoallow)",
             Self::PathTraversal => "`..` segments may not climb above `/` (security.dta)",
@@ -240,8 +262,17 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let context = context(parts)?;
-        let (Some(secret), Some(csrf)) = (&context.secret, &context.shared.csrf) else {
+        let Some(csrf) = &context.shared.csrf else {
             return Err(SecurityRejection::CsrfNotActive);
+        };
+        let secret = match &context.secret {
+            Secret::Inactive => return Err(SecurityRejection::CsrfNotActive),
+            Secret::InCookie => cookie_value(&parts.headers, &csrf.cookie_name)
+                .ok_or(SecurityRejection::CsrfNotActive)?,
+            Secret::Fresh(secret) => {
+                std::str::from_utf8(secret).map_err(|_| SecurityRejection::CsrfNotActive)?
+            }
+            Secret::Value(secret) => secret,
         };
         Ok(Self {
             token: crate::csrf::salted_token(secret),
@@ -303,10 +334,16 @@ impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         context(parts)?
             .nonce
-            .clone()
-            .map(Self)
+            .as_deref()
+            .and_then(nonce)
             .ok_or(SecurityRejection::NonceNotActive)
     }
+}
+
+fn nonce(bytes: &[u8]) -> Option<CspNonce> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .map(|nonce| CspNonce(nonce.to_owned()))
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CspNonce {
@@ -316,7 +353,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CspNonce {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(context(parts)?.nonce.clone().map(Self))
+        Ok(context(parts)?.nonce.as_deref().and_then(nonce))
     }
 }
 
@@ -430,8 +467,8 @@ impl IntoResponseParts for SkipSecurityHeaders {
 }
 
 /// Returned with a response, gives the client a new CSRF secret (do it at login, Egg's
-/// `rotateCsrfSecret`). Cookie mode only; with a [`CsrfSecretStore`](crate::CsrfSecretStore),
-/// write a new secret to the store.
+/// `rotateCsrfSecret`): a new `csrfToken` cookie, or with `use_session` a new secret in the
+/// session.
 ///
 /// ```
 /// use axum::{Router, routing::post, body::Body};

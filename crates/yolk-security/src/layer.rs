@@ -7,9 +7,9 @@ use std::sync::Arc;
 use http::{HeaderName, HeaderValue, Method, header};
 use tower_layer::Layer;
 use yolk_core::middleware::PathPattern;
+use yolk_core::session::SessionAccess;
 
 use crate::config::{CsrfType, SecurityConfig};
-use crate::csrf::CsrfSecretStore;
 use crate::domain::DomainList;
 use crate::error::SecurityError;
 use crate::redirect::{RedirectPolicy, UnsafeRedirects};
@@ -79,27 +79,78 @@ impl SecurityLayer {
     ///
     /// [`SecurityError::Config`] naming the key: a header value that is not a valid header
     /// value, a `referrer_policy` or `xframe` value that browsers do not know, an unknown
-    /// method in `csrf.methods`, a piece with both `match` and `ignore`, `use_session` without
-    /// a store (see [`with_secret_store`](Self::with_secret_store)).
+    /// method in `csrf.methods`, a piece with both `match` and `ignore`, `use_session` (see
+    /// [`with_session`](Self::with_session)).
     pub fn from_config(config: &SecurityConfig) -> Result<Self, SecurityError> {
-        Shared::build(config, None).map(|shared| Self {
-            shared: Arc::new(shared),
-        })
+        Self::build(config, None, true)
     }
 
-    /// Same as [`from_config`](Self::from_config), with the store that keeps CSRF secrets
-    /// when `csrf.use_session = true`.
+    /// Same as [`from_config`](Self::from_config), keeping CSRF secrets in the session when
+    /// `csrf.use_session = true`: `session` reads and writes the request's session under
+    /// `csrf.session_name` (yolk-session's `SessionLayerAccess`, with its `SessionLayer`
+    /// added outside this layer).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::{Router, body::Body, routing::get};
+    /// use tower::ServiceExt;
+    /// use yolk_security::{CsrfToken, SecurityConfig, SecurityLayer};
+    /// use yolk_session::{SessionLayer, SessionLayerAccess};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut config = SecurityConfig::default();
+    /// config.csrf.use_session = true;
+    /// let app = Router::new()
+    ///     .route("/", get(|token: CsrfToken| async move { token.as_str().to_owned() }))
+    ///     .layer(SecurityLayer::with_session(&config, Arc::new(SessionLayerAccess))?)
+    ///     .layer(SessionLayer::new(yolk_core::Keys::parse("a-long-random-secret")?));
+    /// let response = app.oneshot(http::Request::get("/").body(Body::empty())?).await?;
+    /// let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+    /// assert_eq!(cookies.len(), 1);
+    /// assert!(cookies[0].to_str()?.starts_with("YOLK_SESS=")); // no `csrfToken` cookie
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
     /// As [`from_config`](Self::from_config).
-    pub fn with_secret_store(
+    pub fn with_session(
         config: &SecurityConfig,
-        store: Arc<dyn CsrfSecretStore>,
+        session: Arc<dyn SessionAccess>,
     ) -> Result<Self, SecurityError> {
-        Shared::build(config, Some(store)).map(|shared| Self {
+        Self::build(config, Some(session), true)
+    }
+
+    /// The layer, its session given later through [`attach_session`](Self::attach_session)
+    /// when `require_session` is false.
+    pub(crate) fn build(
+        config: &SecurityConfig,
+        session: Option<Arc<dyn SessionAccess>>,
+        require_session: bool,
+    ) -> Result<Self, SecurityError> {
+        Shared::build(config, session, require_session).map(|shared| Self {
             shared: Arc::new(shared),
         })
+    }
+
+    /// Gives CSRF with `use_session` the session it keeps its secrets in.
+    pub(crate) fn attach_session(mut self, session: Arc<dyn SessionAccess>) -> Self {
+        if let Some(csrf) = &mut Arc::make_mut(&mut self.shared).csrf
+            && csrf.use_session
+        {
+            csrf.session = Some(session);
+        }
+        self
+    }
+
+    /// True when CSRF keeps its secret in the session and needs one.
+    pub(crate) fn needs_session(&self) -> bool {
+        self.shared
+            .csrf
+            .as_ref()
+            .is_some_and(|csrf| csrf.use_session && csrf.session.is_none())
     }
 
     /// Sets what [`SafeRedirect`](crate::SafeRedirect) does with a foreign host. Default:
@@ -218,7 +269,11 @@ pub(crate) struct Csrf {
     pub(crate) rotate_when_invalid: bool,
     pub(crate) body_limit: usize,
     pub(crate) scope: Scope,
-    pub(crate) store: Option<Arc<dyn CsrfSecretStore>>,
+    /// Keep the secret in the session (for the token types).
+    pub(crate) use_session: bool,
+    /// The session key of the secret.
+    pub(crate) session_name: String,
+    pub(crate) session: Option<Arc<dyn SessionAccess>>,
 }
 
 impl fmt::Debug for Csrf {
@@ -227,7 +282,7 @@ impl fmt::Debug for Csrf {
             .field("kind", &self.kind)
             .field("methods", &self.methods)
             .field("cookie_name", &self.cookie_name)
-            .field("store", &self.store)
+            .field("session", &self.session)
             .finish_non_exhaustive()
     }
 }
@@ -298,7 +353,8 @@ fn header_value(key: &str, value: &str) -> Result<HeaderValue, SecurityError> {
 impl Shared {
     fn build(
         config: &SecurityConfig,
-        store: Option<Arc<dyn CsrfSecretStore>>,
+        session: Option<Arc<dyn SessionAccess>>,
+        require_session: bool,
     ) -> Result<Self, SecurityError> {
         let mut headers = Vec::new();
         let x = &config.xframe;
@@ -395,7 +451,7 @@ impl Shared {
                 .transpose()
         };
         Ok(Self {
-            csrf: build_csrf(config, store)?,
+            csrf: build_csrf(config, session, require_session)?,
             headers,
             nosniff,
             csp,
@@ -429,18 +485,22 @@ impl Shared {
 
 fn build_csrf(
     config: &SecurityConfig,
-    store: Option<Arc<dyn CsrfSecretStore>>,
+    session: Option<Arc<dyn SessionAccess>>,
+    require_session: bool,
 ) -> Result<Option<Csrf>, SecurityError> {
     let c = &config.csrf;
     if !c.enable {
         return Ok(None);
     }
-    if c.use_session && store.is_none() {
+    let use_session = c.use_session && c.kind.uses_token();
+    if use_session && session.is_none() && require_session {
         return Err(SecurityError::config(
             "csrf.use_session",
-            "`true` needs a CSRF secret store: pass one with `Security::with_secret_store` (or \
-             `SecurityLayer::with_secret_store`), as a session integration provides, or set \
-             `use_session = false` to keep the secret in the `csrfToken` cookie",
+            "`true` keeps the CSRF secret in the session: build the layer with \
+             `SecurityLayer::with_session(&config, Arc::new(yolk_session::SessionLayerAccess))` \
+             and add yolk-session's `SessionLayer` outside it (in a yolk app, enable the \
+             session plugin), or set `use_session = false` to keep the secret in the \
+             `csrfToken` cookie",
         ));
     }
     let methods = c
@@ -493,7 +553,9 @@ fn build_csrf(
         rotate_when_invalid: c.rotate_when_invalid,
         body_limit: c.body_limit,
         scope: Scope::new("csrf", &c.match_, &c.ignore)?,
-        store: if c.use_session { store } else { None },
+        use_session,
+        session_name: c.session_name.clone(),
+        session: if use_session { session } else { None },
     }))
 }
 
@@ -576,7 +638,7 @@ mod tests {
     fn csp_template_puts_the_nonce_in_script_src() {
         let mut config = SecurityConfig::default();
         config.csp.enable = true;
-        let shared = Shared::build(&config, None).unwrap();
+        let shared = Shared::build(&config, None, true).unwrap();
         let csp = shared.csp.unwrap();
         assert_eq!(
             format!("{}N{}", csp.before, csp.after),
@@ -589,7 +651,7 @@ mod tests {
         let mut config = SecurityConfig::default();
         config.csp.enable = true;
         config.csp.policy = [("default-src".to_owned(), vec!["'self'".to_owned()])].into();
-        let csp = Shared::build(&config, None).unwrap().csp.unwrap();
+        let csp = Shared::build(&config, None, true).unwrap().csp.unwrap();
         assert_eq!(
             format!("{}N{}", csp.before, csp.after),
             "default-src 'self'; script-src 'self' 'nonce-N'"
@@ -600,23 +662,23 @@ mod tests {
     fn bad_values_name_their_key() {
         let mut config = SecurityConfig::default();
         config.xframe.value = "ALLOWALL".into();
-        let error = Shared::build(&config, None).unwrap_err().to_string();
+        let error = Shared::build(&config, None, true).unwrap_err().to_string();
         assert!(error.starts_with("security.xframe.value:"), "{error}");
 
         let mut config = SecurityConfig::default();
         config.csrf.methods = vec!["PO ST".into()];
-        let error = Shared::build(&config, None).unwrap_err().to_string();
+        let error = Shared::build(&config, None, true).unwrap_err().to_string();
         assert!(error.starts_with("security.csrf.methods:"), "{error}");
 
         let mut config = SecurityConfig::default();
         config.csrf.use_session = true;
-        let error = Shared::build(&config, None).unwrap_err().to_string();
-        assert!(error.contains("with_secret_store"), "{error}");
+        let error = Shared::build(&config, None, true).unwrap_err().to_string();
+        assert!(error.contains("with_session"), "{error}");
 
         let mut config = SecurityConfig::default();
         config.csp.enable = true;
         config.csp.policy = [("script-src".to_owned(), vec!["'self'; x".to_owned()])].into();
-        let error = Shared::build(&config, None).unwrap_err().to_string();
+        let error = Shared::build(&config, None, true).unwrap_err().to_string();
         assert!(
             error.starts_with("security.csp.policy.script-src:"),
             "{error}"
@@ -628,6 +690,6 @@ mod tests {
         let mut config = SecurityConfig::default();
         config.referrer_policy.enable = true;
         config.referrer_policy.value = "no-referrer, strict-origin-when-cross-origin".into();
-        assert!(Shared::build(&config, None).is_ok());
+        assert!(Shared::build(&config, None, true).is_ok());
     }
 }

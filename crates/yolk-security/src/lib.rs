@@ -16,7 +16,6 @@ mod service;
 mod ssrf;
 
 pub use config::{CsrfType, SecurityConfig};
-pub use csrf::CsrfSecretStore;
 pub use domain::DomainList;
 pub use error::SecurityError;
 pub use extract::{

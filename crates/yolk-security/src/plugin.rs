@@ -1,11 +1,9 @@
 //! The [`Security`] plugin.
 
-use std::sync::Arc;
-
+use yolk_core::session::DynSessionAccess;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Middleware, Plugin};
 
 use crate::config::SecurityConfig;
-use crate::csrf::CsrfSecretStore;
 use crate::error::SecurityError;
 use crate::helpers::Helpers;
 use crate::layer::SecurityLayer;
@@ -15,7 +13,10 @@ use crate::ssrf::{SafeClient, SsrfPolicy};
 /// Egg's security plugin: reads `[security]`, installs [`SecurityLayer`] as the middleware
 /// `security`, and registers [`Helpers`] and a [`SafeClient`] as services.
 ///
-/// Unsafe redirects go to `/` in `prod` and are an error elsewhere.
+/// Unsafe redirects go to `/` in `prod` and are an error elsewhere. With
+/// `csrf.use_session = true` the CSRF secret is kept in the session of the session plugin
+/// (through core's [`SessionAccess`](yolk_core::session::SessionAccess)), which must then be
+/// enabled.
 ///
 /// ```
 /// use axum::routing::post;
@@ -40,7 +41,6 @@ use crate::ssrf::{SafeClient, SsrfPolicy};
 #[derive(Debug, Default)]
 pub struct Security {
     config: SecurityConfig,
-    store: Option<Arc<dyn CsrfSecretStore>>,
     layer: Option<SecurityLayer>,
 }
 
@@ -56,17 +56,8 @@ impl Security {
     pub fn new(config: SecurityConfig) -> Self {
         Self {
             config,
-            store: None,
             layer: None,
         }
-    }
-
-    /// Keeps CSRF secrets in `store` when `csrf.use_session = true` (a session integration
-    /// provides one).
-    #[must_use]
-    pub fn with_secret_store(mut self, store: Arc<dyn CsrfSecretStore>) -> Self {
-        self.store = Some(store);
-        self
     }
 }
 
@@ -97,16 +88,23 @@ impl Plugin for Security {
 
     fn configure(&mut self, config: &Config) -> Result<(), ConfigError> {
         self.config = config.section(self.name(), &self.config)?;
-        let layer = match &self.store {
-            Some(store) => SecurityLayer::with_secret_store(&self.config, Arc::clone(store)),
-            None => SecurityLayer::from_config(&self.config),
-        };
-        self.layer = Some(layer.map_err(config_error)?);
+        // With `use_session`, the session comes from the session plugin's service, checked
+        // in `did_load`.
+        let layer = SecurityLayer::build(&self.config, None, false).map_err(config_error)?;
+        self.layer = Some(layer);
         SsrfPolicy::from_config(&self.config.ssrf).map_err(config_error)?;
         Ok(())
     }
 
     async fn did_load(&self, app: &AppContext) -> Result<(), BoxError> {
+        if self
+            .layer
+            .as_ref()
+            .is_some_and(SecurityLayer::needs_session)
+            && app.get::<DynSessionAccess>().is_none()
+        {
+            return Err(SecurityError::NoSession.into());
+        }
         app.provide(Helpers::new(
             &self.config.domain_white_list,
             &self.config.protocol_white_list,
@@ -121,11 +119,16 @@ impl Plugin for Security {
         } else {
             UnsafeRedirects::Error
         };
-        let layer = self
+        let mut layer = self
             .layer
             .clone()
             .unwrap_or_default()
             .with_unsafe_redirects(unsafe_redirects);
+        if layer.needs_session()
+            && let Some(session) = app.get::<DynSessionAccess>()
+        {
+            layer = layer.attach_session(session.to_arc());
+        }
         vec![Middleware::new(self.name(), layer)]
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, REFERER, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt as _;
@@ -54,8 +54,8 @@ where
         let mut after = After {
             shared: Arc::clone(&self.shared),
             mask: shared.header_mask(path),
-            nonce: None,
-            new_secret: None,
+            csp: None,
+            new_cookie: None,
         };
         if shared
             .methodnoallow
@@ -77,48 +77,52 @@ where
         if shared.csp.as_ref().is_some_and(|csp| csp.fixed.is_none())
             && after.mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
         {
-            let bytes: [u8; 16] = rand::rng().random();
-            after.nonce = Some(STANDARD.encode(bytes));
+            after.csp = shared.csp.as_ref().and_then(nonce_policy);
         }
 
-        let mut secret = None;
+        let mut secret = Secret::Inactive;
         if let Some(csrf) = &shared.csrf
             && csrf.scope.applies(path)
         {
-            let loaded = csrf.load(&request);
-            let had_secret = loaded.is_some();
-            let current = match loaded {
-                Some(secret) => Some(secret),
-                None if csrf.kind.uses_token() => {
-                    let fresh = crate::csrf::new_secret();
-                    csrf.keep(&request, &fresh, &mut after);
-                    Some(fresh)
-                }
-                None => None,
+            if csrf.session.is_some() {
+                return self.with_session(request, after);
+            }
+            let head = Head::of(&request);
+            let loaded = if csrf.kind.uses_token() {
+                cookie_value(head.headers, &csrf.cookie_name)
+            } else {
+                None
             };
-            if csrf.checks(&request) {
-                match csrf.verdict(&request, current.as_deref().filter(|_| had_secret)) {
+            if loaded.is_none() && csrf.kind.uses_token() {
+                if let Some((cookie, fresh)) = csrf.new_cookie() {
+                    after.new_cookie = Some(cookie);
+                    secret = Secret::Fresh(fresh);
+                }
+            } else if loaded.is_some() {
+                secret = Secret::InCookie;
+            }
+            if csrf.checks(head) {
+                match csrf.verdict(head, loaded) {
                     Verdict::Pass => {}
                     Verdict::Fail(rejection) => {
                         if rejection == SecurityRejection::InvalidCsrfToken
                             && csrf.rotate_when_invalid
                         {
-                            csrf.keep(&request, &crate::csrf::new_secret(), &mut after);
+                            after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
                         }
                         return refuse(rejection, &request, after);
                     }
                     Verdict::NeedBody { referer } => {
-                        let secret = current.filter(|_| had_secret);
+                        let secret = loaded.map(str::to_owned);
                         return self.check_body(request, secret, referer, after);
                     }
                 }
             }
-            secret = current;
         }
         request.extensions_mut().insert(SecurityContext {
             shared: Arc::clone(&self.shared),
             secret,
-            nonce: after.nonce.clone(),
+            nonce: after.nonce(),
         });
         ResponseFuture::inner(self.inner.call(request), after)
     }
@@ -130,6 +134,12 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
+    /// The inner service that was polled ready, a fresh clone left in its place.
+    fn take_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+
     /// The slow path: read the form body to find the token, then call the inner service
     /// with the body put back.
     fn check_body(
@@ -139,69 +149,204 @@ where
         referer: Result<(), SecurityRejection>,
         mut after: After,
     ) -> ResponseFuture<S::Future, S::Error> {
-        // Take the service that was polled ready; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = self.take_inner();
         let shared = Arc::clone(&self.shared);
         ResponseFuture::boxed(async move {
-            let json = wants_json(&request);
+            let json = wants_json(Head::of(&request));
             let (parts, body) = request.into_parts();
             let Some(csrf) = &shared.csrf else {
                 unreachable!("check_body runs only when CSRF is on")
             };
-            let refused = |rejection: SecurityRejection, mut after: After| {
-                let mut response = rejection.response(json);
-                after.apply(&mut response);
-                Ok(response)
+            let (bytes, token) = match body_token(csrf, &parts.headers, body).await {
+                Ok(found) => found,
+                Err(rejection) => return Ok(after.refused(rejection, json)),
             };
-            let bytes = match http_body_util::Limited::new(body, csrf.body_limit)
-                .collect()
-                .await
-            {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                    return refused(SecurityRejection::BodyTooLarge, after);
-                }
-                Err(_) => return refused(SecurityRejection::BodyUnreadable, after),
-            };
-            let token = body_token(&parts.headers, &bytes, &csrf.body_name).await;
             let verdict = csrf.combine(token_verdict(secret.as_deref(), token.as_deref()), referer);
             if let Err(rejection) = verdict {
                 if rejection == SecurityRejection::InvalidCsrfToken && csrf.rotate_when_invalid {
-                    let fresh = crate::csrf::new_secret();
-                    csrf.keep_parts(&parts.extensions, &fresh, &mut after);
+                    after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
                 }
-                return refused(rejection, after);
+                return Ok(after.refused(rejection, json));
             }
             let mut request = Request::from_parts(parts, Body::from(bytes));
             request.extensions_mut().insert(SecurityContext {
                 shared: Arc::clone(&shared),
-                secret,
-                nonce: after.nonce.clone(),
+                secret: Secret::InCookie,
+                nonce: after.nonce(),
             });
             let mut response = inner.call(request).await?;
             after.apply(&mut response);
             Ok(response)
         })
     }
+
+    /// CSRF with the secret in the session: reading the session may wait on a store, so the
+    /// whole request goes through one boxed future.
+    fn with_session(
+        &mut self,
+        request: Request,
+        mut after: After,
+    ) -> ResponseFuture<S::Future, S::Error> {
+        let mut inner = self.take_inner();
+        let shared = Arc::clone(&self.shared);
+        ResponseFuture::boxed(async move {
+            let Some(csrf) = &shared.csrf else {
+                unreachable!("with_session runs only when CSRF is on")
+            };
+            let Some(session) = &csrf.session else {
+                unreachable!("with_session runs only with a session")
+            };
+            let name = csrf.session_name.as_str();
+            let json = wants_json(Head::of(&request));
+            let (parts, body) = request.into_parts();
+            let unavailable = |error: yolk_core::BoxError, after: After| {
+                tracing::error!("csrf secret: session unavailable: {error}");
+                Ok(after.refused(SecurityRejection::SessionUnavailable, json))
+            };
+            let loaded = match session.get(&parts, name).await {
+                Ok(loaded) => loaded.filter(|secret| !secret.is_empty()),
+                Err(error) => return unavailable(error, after),
+            };
+            let secret = match &loaded {
+                Some(secret) => secret.clone(),
+                None => {
+                    let fresh = crate::csrf::new_secret();
+                    if let Err(error) = session.set(&parts, name, &fresh).await {
+                        return unavailable(error, after);
+                    }
+                    fresh
+                }
+            };
+            let head = Head::of_parts(&parts);
+            let mut body = Some(body);
+            if csrf.checks(head) {
+                let verdict = match csrf.verdict(head, loaded.as_deref()) {
+                    Verdict::Pass => Ok(()),
+                    Verdict::Fail(rejection) => Err(rejection),
+                    Verdict::NeedBody { referer } => {
+                        let taken = body.take().unwrap_or_default();
+                        match body_token(csrf, &parts.headers, taken).await {
+                            Ok((bytes, token)) => {
+                                body = Some(Body::from(bytes));
+                                csrf.combine(
+                                    token_verdict(loaded.as_deref(), token.as_deref()),
+                                    referer,
+                                )
+                            }
+                            Err(rejection) => Err(rejection),
+                        }
+                    }
+                };
+                if let Err(rejection) = verdict {
+                    if rejection == SecurityRejection::InvalidCsrfToken && csrf.rotate_when_invalid
+                    {
+                        let fresh = crate::csrf::new_secret();
+                        if let Err(error) = session.set(&parts, name, &fresh).await {
+                            return unavailable(error, after);
+                        }
+                    }
+                    return Ok(after.refused(rejection, json));
+                }
+            }
+            // Kept to write a rotated secret after the handler: the session layer found the
+            // session through the extensions, and it is loaded by now.
+            let (mut kept, ()) = Request::new(()).into_parts();
+            kept.extensions = parts.extensions.clone();
+            let mut request = Request::from_parts(parts, body.unwrap_or_default());
+            request.extensions_mut().insert(SecurityContext {
+                shared: Arc::clone(&shared),
+                secret: Secret::Value(secret),
+                nonce: after.nonce(),
+            });
+            let mut response = inner.call(request).await?;
+            if response.extensions().get::<RotateCsrfSecret>().is_some()
+                && let Err(error) = session.set(&kept, name, &crate::csrf::new_secret()).await
+            {
+                tracing::error!("csrf secret not rotated: session unavailable: {error}");
+            }
+            after.apply(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+/// What CSRF reads of a request: from the request, or from its parts on the slow paths.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    method: &'a Method,
+    uri: &'a http::Uri,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> Head<'a> {
+    fn of(request: &'a Request) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+
+    fn of_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
+
+    /// The `Host` header, else the URI's authority.
+    fn authority(self) -> Option<&'a str> {
+        self.headers
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+    }
+}
+
+/// The CSP header value for this request, the policy with a fresh nonce written in one
+/// buffer; and the nonce, a slice of it.
+fn nonce_policy(csp: &crate::layer::Csp) -> Option<(HeaderValue, Bytes)> {
+    let random: [u8; 16] = rand::rng().random();
+    let mut nonce = [0_u8; 24];
+    let len = STANDARD.encode_slice(random, &mut nonce).ok()?;
+    let mut value = BytesMut::with_capacity(csp.before.len() + len + csp.after.len());
+    value.extend_from_slice(csp.before.as_bytes());
+    let start = value.len();
+    value.extend_from_slice(&nonce[..len]);
+    value.extend_from_slice(csp.after.as_bytes());
+    let value = value.freeze();
+    let nonce = value.slice(start..start + len);
+    Some((HeaderValue::from_maybe_shared(value).ok()?, nonce))
+}
+
+/// Where the client's secret is, for [`CsrfToken`](crate::CsrfToken).
+#[derive(Clone, Debug)]
+pub(crate) enum Secret {
+    /// CSRF does not apply to this request, or its type uses no token.
+    Inactive,
+    /// In the request's cookie (read it again there rather than copy it per request).
+    InCookie,
+    /// A new secret, a slice of its `Set-Cookie` value.
+    Fresh(Bytes),
+    /// A secret read from the session.
+    Value(String),
 }
 
 fn is_trace(method: &Method) -> bool {
     method == Method::TRACE || method.as_str().eq_ignore_ascii_case("TRACK")
 }
 
-fn wants_json(request: &Request) -> bool {
-    yolk_core::request::accepts_json(request.headers(), request.uri().path())
+fn wants_json(head: Head<'_>) -> bool {
+    yolk_core::request::accepts_json(head.headers, head.uri.path())
 }
 
 fn refuse<F, E>(
     rejection: SecurityRejection,
     request: &Request,
-    mut after: After,
+    after: After,
 ) -> ResponseFuture<F, E> {
-    let mut response = rejection.response(wants_json(request));
-    after.apply(&mut response);
-    ResponseFuture::ready(response)
+    ResponseFuture::ready(after.refused(rejection, wants_json(Head::of(request))))
 }
 
 /// What the response gets on its way out.
@@ -209,12 +354,25 @@ fn refuse<F, E>(
 pub(crate) struct After {
     shared: Arc<Shared>,
     mask: u8,
-    nonce: Option<String>,
-    /// A secret to set in the cookie (a new client, or a rotation).
-    new_secret: Option<String>,
+    /// The CSP header with this request's nonce, and the nonce (a slice of the same bytes).
+    csp: Option<(HeaderValue, Bytes)>,
+    /// The `Set-Cookie` of a new secret (a new client, or a rotation).
+    new_cookie: Option<HeaderValue>,
 }
 
 impl After {
+    /// This request's CSP nonce: a slice of the header value, no copy.
+    fn nonce(&self) -> Option<Bytes> {
+        self.csp.as_ref().map(|(_, nonce)| nonce.clone())
+    }
+
+    /// The refusal's response, with what every response gets.
+    fn refused(mut self, rejection: SecurityRejection, json: bool) -> Response {
+        let mut response = rejection.response(json);
+        self.apply(&mut response);
+        response
+    }
+
     /// Sets the security headers (keeping any the handler set, skipping what it asked to
     /// skip), and the CSRF cookie.
     pub(crate) fn apply(&mut self, response: &mut Response) {
@@ -248,32 +406,23 @@ impl After {
             && mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
             && !headers.contains_key(&csp.name)
         {
-            let value = match (&csp.fixed, &self.nonce) {
-                (Some(fixed), _) => Some(fixed.clone()),
-                (None, Some(nonce)) => {
-                    HeaderValue::try_from(format!("{}{nonce}{}", csp.before, csp.after)).ok()
-                }
-                (None, None) => None,
+            let value = match &csp.fixed {
+                Some(fixed) => Some(fixed.clone()),
+                None => self.csp.take().map(|(value, _)| value),
             };
             if let Some(value) = value {
                 headers.insert(csp.name.clone(), value);
             }
         }
         if let Some(csrf) = &shared.csrf {
-            if response.extensions().get::<RotateCsrfSecret>().is_some() && csrf.store.is_none() {
-                self.new_secret = Some(crate::csrf::new_secret());
+            if csrf.kind.uses_token()
+                && csrf.session.is_none()
+                && response.extensions().get::<RotateCsrfSecret>().is_some()
+            {
+                self.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
             }
-            if let Some(secret) = self.new_secret.take() {
-                let mut cookie = bytes::BytesMut::with_capacity(
-                    csrf.cookie_name.len() + secret.len() + csrf.cookie_attributes.len() + 1,
-                );
-                cookie.extend_from_slice(csrf.cookie_name.as_bytes());
-                cookie.extend_from_slice(b"=");
-                cookie.extend_from_slice(secret.as_bytes());
-                cookie.extend_from_slice(csrf.cookie_attributes.as_bytes());
-                if let Ok(value) = HeaderValue::from_maybe_shared(cookie.freeze()) {
-                    response.headers_mut().append(SET_COOKIE, value);
-                }
+            if let Some(cookie) = self.new_cookie.take() {
+                response.headers_mut().append(SET_COOKIE, cookie);
             }
         }
     }
@@ -290,37 +439,42 @@ enum Verdict {
 }
 
 impl Csrf {
-    /// The secret kept for this client.
-    fn load(&self, request: &Request) -> Option<String> {
-        if let Some(store) = &self.store {
-            return store.load(request.extensions()).filter(|s| !s.is_empty());
-        }
-        cookie_value(request.headers(), &self.cookie_name).map(str::to_owned)
-    }
-
-    /// Keeps `secret` for this client: in the store now, or in the cookie on the response.
-    fn keep(&self, request: &Request, secret: &str, after: &mut After) {
-        self.keep_parts(request.extensions(), secret, after);
-    }
-
-    fn keep_parts(&self, extensions: &http::Extensions, secret: &str, after: &mut After) {
-        match &self.store {
-            Some(store) => store.store(extensions, secret),
-            None => after.new_secret = Some(secret.to_owned()),
-        }
+    /// A new secret: the `Set-Cookie` value carrying it, built in one buffer, and the secret
+    /// as a slice of that buffer.
+    fn new_cookie(&self) -> Option<(HeaderValue, Bytes)> {
+        let name = self.cookie_name.as_bytes();
+        let mut cookie = BytesMut::with_capacity(
+            name.len() + 1 + crate::csrf::SECRET_LEN + self.cookie_attributes.len(),
+        );
+        cookie.extend_from_slice(name);
+        cookie.extend_from_slice(b"=");
+        let start = cookie.len();
+        crate::csrf::push_secret(&mut cookie);
+        let end = cookie.len();
+        cookie.extend_from_slice(self.cookie_attributes.as_bytes());
+        let cookie = cookie.freeze();
+        let secret = cookie.slice(start..end);
+        let value = HeaderValue::from_maybe_shared(cookie).ok()?;
+        Some((value, secret))
     }
 
     /// True when this request must pass the checks.
-    fn checks(&self, request: &Request) -> bool {
-        if !self.methods.contains(request.method()) {
+    fn checks(&self, head: Head<'_>) -> bool {
+        if !self.methods.contains(head.method) {
             return false;
         }
-        !(self.ignore_json && is_json(request.headers()))
+        !(self.ignore_json && is_json(head.headers))
     }
 
-    fn verdict(&self, request: &Request, secret: Option<&str>) -> Verdict {
+    fn verdict(&self, head: Head<'_>, secret: Option<&str>) -> Verdict {
+        if self.kind == CsrfType::Origin {
+            return match self.origin_verdict(head) {
+                Ok(()) => Verdict::Pass,
+                Err(rejection) => Verdict::Fail(rejection),
+            };
+        }
         let referer = if self.kind.uses_referer() {
-            self.referer_verdict(request.headers(), request.uri())
+            self.referer_verdict(head)
         } else {
             Ok(())
         };
@@ -330,22 +484,26 @@ impl Csrf {
                 Err(rejection) => Verdict::Fail(rejection),
             };
         }
-        let token = request
-            .headers()
+        let header = head
+            .headers
             .get(&self.header_name)
             .and_then(|value| value.to_str().ok())
-            .filter(|value| !value.is_empty())
-            .map(str::to_owned)
-            .or_else(|| {
-                let query = request.uri().query()?;
-                url::form_urlencoded::parse(query.as_bytes())
-                    .find(|(name, value)| *name == self.query_name && !value.is_empty())
-                    .map(|(_, value)| value.into_owned())
-            });
-        if token.is_none() && secret.is_some() && is_form(request.headers()) {
-            return Verdict::NeedBody { referer };
-        }
-        match self.combine(token_verdict(secret, token.as_deref()), referer) {
+            .filter(|value| !value.is_empty());
+        let verdict = match header {
+            Some(token) => token_verdict(secret, Some(token)),
+            None => {
+                let query = head.uri.query().and_then(|query| {
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .find(|(name, value)| *name == self.query_name && !value.is_empty())
+                        .map(|(_, value)| value)
+                });
+                if query.is_none() && secret.is_some() && is_form(head.headers) {
+                    return Verdict::NeedBody { referer };
+                }
+                token_verdict(secret, query.as_deref())
+            }
+        };
+        match self.combine(verdict, referer) {
             Ok(()) => Verdict::Pass,
             Err(rejection) => Verdict::Fail(rejection),
         }
@@ -359,17 +517,14 @@ impl Csrf {
     ) -> Result<(), SecurityRejection> {
         match self.kind {
             CsrfType::Ctoken => token,
-            CsrfType::Referer => referer,
+            CsrfType::Referer | CsrfType::Origin => referer,
             CsrfType::All => token.and(referer),
             CsrfType::Any => referer.or(token),
         }
     }
 
-    fn referer_verdict(
-        &self,
-        headers: &HeaderMap,
-        uri: &http::Uri,
-    ) -> Result<(), SecurityRejection> {
+    fn referer_verdict(&self, head: Head<'_>) -> Result<(), SecurityRejection> {
+        let headers = head.headers;
         let source = headers
             .get(REFERER)
             .or_else(|| headers.get(ORIGIN))
@@ -381,10 +536,8 @@ impl Csrf {
             .host_str()
             .filter(|_| matches!(url.scheme(), "http" | "https"))
             .ok_or(SecurityRejection::InvalidCsrfReferer)?;
-        let own = headers
-            .get(HOST)
-            .and_then(|value| value.to_str().ok())
-            .or_else(|| uri.authority().map(|a| a.as_str()))
+        let own = head
+            .authority()
             .map(crate::domain::strip_port)
             .is_some_and(|own| crate::domain::ascii_host(own) == host);
         if own || self.referer_white_list.contains(host) {
@@ -393,7 +546,60 @@ impl Csrf {
             Err(SecurityRejection::InvalidCsrfReferer)
         }
     }
+
+    /// `type = origin`: a trusted `Origin`, else `Sec-Fetch-Site`, else `Origin` (or
+    /// `Referer`) against the request's own origin.
+    fn origin_verdict(&self, head: Head<'_>) -> Result<(), SecurityRejection> {
+        let headers = head.headers;
+        let refused = SecurityRejection::InvalidCsrfOrigin;
+        let source = |name| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .filter(|value| !value.is_empty())
+                .and_then(|value| url::Url::parse(value).ok())
+                .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        };
+        let origin = source(ORIGIN);
+        if let Some(url) = &origin
+            && let Some(host) = url.host_str()
+            && !self.referer_white_list.is_empty()
+            && self.referer_white_list.contains(host)
+        {
+            return Ok(());
+        }
+        if let Some(site) = headers.get(SEC_FETCH_SITE) {
+            return match site.as_bytes() {
+                b"same-origin" | b"none" => Ok(()),
+                _ => Err(refused),
+            };
+        }
+        let url = origin.or_else(|| source(REFERER)).ok_or(refused)?;
+        let host = url.host_str().ok_or(refused)?;
+        if self.referer_white_list.contains(host) {
+            return Ok(());
+        }
+        let own = head.authority().ok_or(refused)?;
+        let own_host = crate::domain::strip_port(own);
+        let own_port = own[own_host.len()..]
+            .strip_prefix(':')
+            .map(|port| port.parse::<u16>().map_err(|_| refused))
+            .transpose()?;
+        let same_host = crate::domain::ascii_host(own_host) == host;
+        // `Host` leaves out the default port of the scheme the client used.
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        let same_port =
+            own_port.unwrap_or(default_port) == url.port_or_known_default().unwrap_or(0);
+        if same_host && same_port {
+            Ok(())
+        } else {
+            Err(refused)
+        }
+    }
 }
+
+/// `Sec-Fetch-Site`, sent by browsers with every request.
+const SEC_FETCH_SITE: http::HeaderName = http::HeaderName::from_static("sec-fetch-site");
 
 fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), SecurityRejection> {
     let (Some(secret), Some(token)) = (secret, token) else {
@@ -407,7 +613,7 @@ fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), Securi
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -435,8 +641,29 @@ fn is_form(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The token field of a urlencoded or multipart body.
-async fn body_token(headers: &HeaderMap, body: &Bytes, field: &str) -> Option<String> {
+/// Reads a form body (up to `csrf.body_limit`) and finds its token field: the body's bytes,
+/// to put back, and the token.
+async fn body_token(
+    csrf: &Csrf,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Option<String>), SecurityRejection> {
+    let bytes = match http_body_util::Limited::new(body, csrf.body_limit)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Err(SecurityRejection::BodyTooLarge);
+        }
+        Err(_) => return Err(SecurityRejection::BodyUnreadable),
+    };
+    let token = form_field(headers, &bytes, &csrf.body_name).await;
+    Ok((bytes, token))
+}
+
+/// The field `field` of an urlencoded or multipart body.
+async fn form_field(headers: &HeaderMap, body: &Bytes, field: &str) -> Option<String> {
     let media = media_type(headers)?;
     if media == "application/x-www-form-urlencoded" {
         return url::form_urlencoded::parse(body)

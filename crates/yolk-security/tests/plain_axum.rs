@@ -100,6 +100,25 @@ async fn csrf_safe_methods_pass_and_hand_out_a_script_readable_secret() {
 }
 
 #[tokio::test]
+async fn csrf_a_new_client_s_token_matches_the_secret_it_is_handed() {
+    let addr = default_server().await;
+    let reply = req("GET", "/token").send(addr).await;
+    assert_eq!(reply.status, 200);
+    let secret = reply.cookie("csrfToken").expect("a new secret");
+    assert_eq!(secret.len(), 24);
+    assert!(
+        yolk_security::csrf::verify(&secret, &reply.body),
+        "{reply:?}"
+    );
+    let reply = req("POST", "/")
+        .cookie(&secret)
+        .header("x-csrf-token", &reply.body)
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
 async fn csrf_missing_token_is_403() {
     let addr = default_server().await;
     for method in ["POST", "PUT", "PATCH", "DELETE"] {
@@ -282,6 +301,93 @@ async fn csrf_referer_type() {
     assert_eq!(reply.status, 200);
     // The referer type needs no secret: no cookie handed out.
     assert_eq!(req("GET", "/").send(addr).await.cookie("csrfToken"), None);
+}
+
+#[tokio::test]
+async fn csrf_origin_type_trusts_sec_fetch_site() {
+    let mut config = SecurityConfig::default();
+    config.csrf.kind = CsrfType::Origin;
+    let addr = server(config).await;
+    let post = || req("POST", "/");
+    for site in ["same-origin", "none"] {
+        let reply = post().header("sec-fetch-site", site).send(addr).await;
+        assert_eq!(reply.status, 200, "{site}: {reply:?}");
+    }
+    for site in ["cross-site", "same-site"] {
+        let reply = post().header("sec-fetch-site", site).send(addr).await;
+        assert_refused(&reply, 403, "invalid csrf origin");
+    }
+    // `Sec-Fetch-Site` wins over a same-origin `Origin`.
+    let reply = post()
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", &format!("http://{addr}"))
+        .send(addr)
+        .await;
+    assert_refused(&reply, 403, "invalid csrf origin");
+    // Safe methods are not checked, and no token or cookie is involved.
+    let reply = req("GET", "/")
+        .header("sec-fetch-site", "cross-site")
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.cookie("csrfToken"), None);
+}
+
+#[tokio::test]
+async fn csrf_origin_type_falls_back_to_origin_then_referer() {
+    let mut config = SecurityConfig::default();
+    config.csrf.kind = CsrfType::Origin;
+    config.csrf.referer_white_list = vec!["trusted.test".into()];
+    let addr = server(config).await;
+    let post = || req("POST", "/");
+
+    let own = format!("http://{addr}");
+    assert_eq!(post().header("origin", &own).send(addr).await.status, 200);
+    let page = format!("http://{addr}/form?x=1");
+    assert_eq!(post().header("referer", &page).send(addr).await.status, 200);
+    let reply = post()
+        .header("origin", "https://app.trusted.test")
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 200);
+    // A trusted origin passes even where the browser says cross-site.
+    let reply = post()
+        .header("origin", "https://trusted.test")
+        .header("sec-fetch-site", "cross-site")
+        .send(addr)
+        .await;
+    assert_eq!(reply.status, 200);
+
+    // Another port of the same host is another origin.
+    let other_port = format!("http://{}:{}", addr.ip(), addr.port().wrapping_add(1));
+    let refused = [
+        ("origin", "https://evil.test"),
+        ("origin", "null"),
+        ("origin", other_port.as_str()),
+        ("referer", "https://trusted.test.evil.test/"),
+        ("origin", "ftp://trusted.test"),
+    ];
+    for (name, value) in refused {
+        let reply = post().header(name, value).send(addr).await;
+        assert_refused(&reply, 403, "invalid csrf origin");
+    }
+    // `Origin` is read before `Referer`.
+    let reply = post()
+        .header("origin", "https://evil.test")
+        .header("referer", &page)
+        .send(addr)
+        .await;
+    assert_refused(&reply, 403, "invalid csrf origin");
+    // Neither header: refused, in JSON for JSON clients.
+    let reply = post().header("accept", "application/json").send(addr).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json()["message"], "invalid csrf origin");
+    assert!(
+        reply.json()["hint"]
+            .as_str()
+            .unwrap()
+            .contains("referer_white_list")
+    );
 }
 
 #[tokio::test]

@@ -1,14 +1,10 @@
 //! The `Security` plugin through `App::builder()` and `yolk_test::TestApp`.
 
-use std::sync::{Arc, Mutex};
-
-use axum::extract::Request;
-use axum::middleware::{self, Next};
 use axum::routing::{get, post};
-use http::{Extensions, StatusCode};
-use tower::ServiceExt;
+use http::StatusCode;
 use yolk_core::{App, AppBuilder, Inject};
-use yolk_security::{CsrfSecretStore, CsrfToken, Helpers, SafeClient, SafeRedirect, Security};
+use yolk_security::{CsrfToken, Helpers, RotateCsrfSecret, SafeClient, SafeRedirect, Security};
+use yolk_session::{Session, SessionPlugin};
 use yolk_test::TestApp;
 
 fn builder(dir: &tempfile::TempDir) -> AppBuilder {
@@ -133,12 +129,6 @@ async fn bad_settings_stop_start_up_naming_the_key() {
     assert!(error.contains("security.referrer_policy.value"), "{error}");
     assert!(error.contains("strict-origin-when-cross-origin"), "{error}");
 
-    let error = TestApp::new(builder(&dir).config("security.csrf.use_session", true))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("with_secret_store"), "{error}");
-
     let error = TestApp::new(builder(&dir).config("security.csrf.typo", 1))
         .await
         .unwrap_err()
@@ -186,69 +176,142 @@ async fn helpers_and_the_safe_client_are_services() {
         .assert_text_contains("refused to connect to 127.0.0.1:9");
 }
 
-/// A stand-in for a session: a slot an outer layer puts in every request.
-#[derive(Clone, Default)]
-struct FakeSession(Arc<Mutex<Option<String>>>);
-
-#[derive(Debug)]
-struct SessionSecrets;
-
-impl CsrfSecretStore for SessionSecrets {
-    fn load(&self, extensions: &Extensions) -> Option<String> {
-        extensions.get::<FakeSession>()?.0.lock().unwrap().clone()
-    }
-
-    fn store(&self, extensions: &Extensions, secret: &str) {
-        if let Some(session) = extensions.get::<FakeSession>() {
-            *session.0.lock().unwrap() = Some(secret.to_owned());
-        }
-    }
-}
-
-#[tokio::test]
-async fn use_session_keeps_the_secret_in_the_store() {
-    let session = FakeSession::default();
-    let outer = session.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let builder = App::builder()
+fn session_builder(dir: &tempfile::TempDir) -> AppBuilder {
+    App::builder()
         .base_dir(dir.path())
+        .config("keys", "a-test-key-for-sessions")
         .config("security.csrf.use_session", true)
-        .plugin(Security::default().with_secret_store(Arc::new(SessionSecrets)))
+        .plugin(Security::default())
+        .plugin(SessionPlugin::default())
         .route(
             "/",
             get(|token: CsrfToken| async move { token.as_str().to_owned() }),
         )
-        .route("/save", post(|| async { "saved" }));
-    // The app's middleware is inside the plugins'; the test puts the session outside.
-    let app = builder.build().await.unwrap();
-    let router = app.router().layer(middleware::from_fn(
-        move |mut request: Request, next: Next| {
-            let session = outer.clone();
-            async move {
-                request.extensions_mut().insert(session);
-                next.run(request).await
-            }
-        },
-    ));
-    let send = |request: Request| router.clone().oneshot(request);
-    let response = send(Request::get("/").body(axum::body::Body::empty()).unwrap())
+        .route("/save", post(|| async { "saved" }))
+        .route("/login", post(|| async { (RotateCsrfSecret, "welcome") }))
+        .route(
+            "/secret",
+            get(|session: Session| async move {
+                session
+                    .get::<String>("csrfToken")
+                    .unwrap()
+                    .unwrap_or_default()
+            }),
+        )
+}
+
+#[tokio::test]
+async fn use_session_keeps_the_secret_in_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(session_builder(&dir)).await.unwrap();
+
+    let page = app.get("/").send().await;
+    page.assert_status(StatusCode::OK);
+    assert!(
+        page.set_cookies()
+            .iter()
+            .all(|c| !c.starts_with("csrfToken=")),
+        "{:?}",
+        page.set_cookies()
+    );
+    assert_eq!(app.cookie("csrfToken"), None);
+    assert!(
+        app.cookie("YOLK_SESS").is_some(),
+        "the secret made a session"
+    );
+    let token = page.text();
+    let secret = app.get("/secret").send().await.text();
+    assert!(
+        yolk_security::csrf::verify(&secret, &token),
+        "{secret} {token}"
+    );
+
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
         .await
-        .unwrap();
-    assert!(response.headers().get("set-cookie").is_none());
-    let secret = session
-        .0
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a secret in the session");
-    let request = Request::post("/save")
-        .header("x-csrf-token", &secret)
-        .body(axum::body::Body::empty())
-        .unwrap();
-    assert_eq!(send(request).await.unwrap().status(), StatusCode::OK);
-    let request = Request::post("/save")
+        .assert_text("saved");
+    app.post("/save")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .assert_text("saved");
+    app.post("/save")
         .header("x-csrf-token", "wrong")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    assert_eq!(send(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN)
+        .assert_text_contains("invalid csrf token");
+    assert_eq!(app.get("/secret").send().await.text(), secret, "kept");
+
+    // A new session has a new secret: the old token no longer passes.
+    app.clear_cookies();
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    assert_eq!(app.cookie("csrfToken"), None);
+}
+
+#[tokio::test]
+async fn rotate_csrf_secret_in_session_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(session_builder(&dir)).await.unwrap();
+    let token = app.get("/").send().await.text();
+    let before = app.get("/secret").send().await.text();
+    app.post("/login")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_text("welcome");
+    let after = app.get("/secret").send().await.text();
+    assert!(!after.is_empty() && after != before, "{before} → {after}");
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    let token = app.get("/").send().await.text();
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_text("saved");
+    assert_eq!(app.cookie("csrfToken"), None);
+}
+
+#[tokio::test]
+async fn use_session_without_the_session_plugin_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = TestApp::new(builder(&dir).config("security.csrf.use_session", true))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("session plugin is not enabled"), "{error}");
+    assert!(error.contains("SessionPlugin"), "{error}");
+    // `use_session` with a type that keeps no secret needs no session.
+    let app = TestApp::new(
+        builder(&dir)
+            .config("security.csrf.use_session", true)
+            .config("security.csrf.type", "origin"),
+    )
+    .await;
+    assert!(app.is_ok());
+}
+
+#[tokio::test]
+async fn test_app_csrf_token_passes_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::new(builder(&dir)).await.unwrap();
+    assert_eq!(app.csrf_token(), None);
+    app.get("/").send().await;
+    let token = app
+        .csrf_token()
+        .expect("the first response hands out the secret");
+    app.post("/save")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_text("saved");
 }

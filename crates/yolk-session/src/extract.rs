@@ -107,7 +107,7 @@ impl IntoResponse for SessionRejection {
     }
 }
 
-async fn extract(parts: &Parts, slot: SessionSlot) -> Result<Session, SessionRejection> {
+pub(crate) async fn extract(parts: &Parts, slot: SessionSlot) -> Result<Session, SessionRejection> {
     if !slot.is_loaded() {
         let json = accepts_json(&parts.headers, parts.uri.path());
         let shared = &slot.slot().shared;

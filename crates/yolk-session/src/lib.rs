@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod access;
 pub mod codec;
 mod config;
 mod error;
@@ -13,6 +14,7 @@ mod service;
 mod session;
 mod store;
 
+pub use access::SessionLayerAccess;
 pub use config::{DEFAULT_COOKIE_NAME, MaxAge, ONE_DAY, SameSite, SessionConfig};
 pub use error::{BoxError, COOKIE_SIZE_LIMIT, SessionError};
 pub use extract::SessionRejection;

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use yolk_core::session::DynSessionAccess;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Middleware, Plugin};
 
+use crate::access::SessionLayerAccess;
 use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::layer::SessionLayer;
 use crate::store::Store;
 
-/// The session plugin: reads `[session]`, adds the `session` middleware.
+/// The session plugin: reads `[session]`, adds the `session` middleware, and registers
+/// [`SessionLayerAccess`] as the service [`DynSessionAccess`] for other plugins.
 ///
 /// By default sessions live in a cookie encrypted with the app's `keys` (start-up fails when
 /// there are none); [`with_store`](Self::with_store) keeps them in an external store instead.
@@ -108,6 +111,7 @@ impl Plugin for SessionPlugin {
         if self.store.is_none() && app.keys().is_empty() {
             return Err(SessionError::NoKeys.into());
         }
+        app.provide(DynSessionAccess::new(SessionLayerAccess));
         Ok(())
     }
 

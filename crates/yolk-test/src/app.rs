@@ -7,6 +7,9 @@ use http::Method;
 use yolk_core::{App, AppBuilder, AppContext, Config, Error};
 
 use crate::jar::CookieJar;
+
+/// The cookie the security plugin keeps the CSRF secret in (its default `csrf.cookie_name`).
+const CSRF_COOKIE: &str = "csrfToken";
 use crate::request::TestRequest;
 
 /// The environment [`TestApp::new`] boots the app in.
@@ -265,6 +268,37 @@ impl TestApp {
     /// ```
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar().get(name).map(str::to_owned)
+    }
+
+    /// The CSRF secret the security plugin handed this client: the jar's `csrfToken` cookie
+    /// (egg-mock's `app.mockCsrf()` role). Any response of a route the CSRF check covers
+    /// gives the client one, so send a request first; then send the value in `x-csrf-token`
+    /// to pass the check. `None` before that, or when the secret is kept in the session
+    /// (`security.csrf.use_session`), where a handler's `CsrfToken` carries the token.
+    ///
+    /// ```
+    /// # use axum::routing::get;
+    /// # use yolk_core::{CookieOptions, Cookies};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// // What the security layer does for a new client, by hand:
+    /// let builder = yolk_core::App::builder().base_dir(dir.path()).route(
+    ///     "/",
+    ///     get(|c: Cookies| async move {
+    ///         let options = CookieOptions::new();
+    ///         c.set("csrfToken", "the-secret", &options).map(|()| "hi").map_err(|e| e.to_string())
+    ///     }),
+    /// );
+    /// let app = yolk_test::TestApp::new(builder).await?;
+    /// assert_eq!(app.csrf_token(), None);
+    /// app.get("/").await.assert_text("hi");
+    /// assert_eq!(app.csrf_token().as_deref(), Some("the-secret"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn csrf_token(&self) -> Option<String> {
+        self.cookie(CSRF_COOKIE)
     }
 
     /// Puts the cookie `name` in the jar, replacing one of that name: it is sent on the

@@ -363,3 +363,42 @@ async fn an_invalid_path_panics_clearly() {
     let (app, _hooks, _dir) = boot().await;
     let _ = app.get("no spaces allowed");
 }
+
+#[tokio::test]
+async fn csrf_token_is_the_jar_s_csrf_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let builder = App::builder()
+        .base_dir(dir.path())
+        .route(
+            "/",
+            get(|cookies: Cookies| async move {
+                cookies
+                    .set("csrfToken", "secret-1", &CookieOptions::new())
+                    .map(|()| "handed out")
+                    .map_err(|e| e.to_string())
+            }),
+        )
+        .route(
+            "/check",
+            post(|headers: http::HeaderMap| async move {
+                headers
+                    .get("x-csrf-token")
+                    .map_or("none", |v| v.to_str().unwrap_or("bad"))
+                    .to_owned()
+            }),
+        );
+    let app = TestApp::new(builder).await.unwrap();
+    assert_eq!(app.csrf_token(), None);
+    app.get("/").send().await.assert_text("handed out");
+    let token = app.csrf_token().expect("the secret is in the jar");
+    assert_eq!(token, "secret-1");
+    app.post("/check")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .assert_text("secret-1");
+    app.set_cookie("csrfToken", "secret-2");
+    assert_eq!(app.csrf_token().as_deref(), Some("secret-2"));
+    app.clear_cookies();
+    assert_eq!(app.csrf_token(), None);
+}

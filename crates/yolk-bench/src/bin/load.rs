@@ -1,7 +1,10 @@
 //! A keep-alive HTTP/1.1 load generator for servers on 127.0.0.1.
 //!
 //! Usage: `load --url http://127.0.0.1:PORT/path [--connections C] [--duration-ms D]
-//! [--warmup-ms W] [--threads T]`
+//! [--warmup-ms W] [--threads T] [--header "name: value"]...`
+//!
+//! Every request carries the `--header`s given (repeatable), for example
+//! `--header "cookie: csrfToken=..."` to load a server as a returning client would.
 //!
 //! Opens `C` connections, each sending one request at a time for `W + D` ms; only responses
 //! completed in the last `D` ms count. Prints one JSON line:
@@ -37,14 +40,35 @@ struct Options {
     duration: Duration,
     warmup: Duration,
     threads: usize,
+    /// Extra headers sent with every request.
+    headers: http::HeaderMap,
 }
 
 const USAGE: &str = "usage: load --url http://127.0.0.1:PORT/path [--connections C (32)] \
-[--duration-ms D (3000)] [--warmup-ms W (500)] [--threads T (1)]";
+[--duration-ms D (3000)] [--warmup-ms W (500)] [--threads T (1)] [--header \"name: value\"]...";
+
+/// `name: value` as a header; `host` and framing headers are the generator's own.
+fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`--header` expects `name: value`, got `{text}`"))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`--header`: `{}` is not a header name", name.trim()))?;
+    if matches!(
+        name.as_str(),
+        "host" | "content-length" | "transfer-encoding" | "connection"
+    ) {
+        return Err(format!("`--header`: `{name}` is set by load itself"));
+    }
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("`--header`: the value of `{name}` is not a header value"))?;
+    Ok((name, value))
+}
 
 fn parse_options() -> Result<Options, String> {
     let mut url = None;
     let (mut connections, mut duration_ms, mut warmup_ms, mut threads) = (32, 3000, 500, 1);
+    let mut headers = http::HeaderMap::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
@@ -59,6 +83,10 @@ fn parse_options() -> Result<Options, String> {
             "--duration-ms" => duration_ms = number(&arg, value(&arg)?)?,
             "--warmup-ms" => warmup_ms = number(&arg, value(&arg)?)?,
             "--threads" => threads = number(&arg, value(&arg)?)?,
+            "--header" => {
+                let (name, value) = parse_header(&value(&arg)?)?;
+                headers.append(name, value);
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -83,6 +111,7 @@ fn parse_options() -> Result<Options, String> {
         duration,
         warmup,
         threads: threads as usize,
+        headers,
     })
 }
 
@@ -118,13 +147,17 @@ async fn request(
     sender: &mut SendRequest<Empty<Bytes>>,
     target: &Target,
     host: &str,
+    headers: &http::HeaderMap,
 ) -> Result<Outcome, BoxError> {
     if sender.ready().await.is_err() {
         return Ok(Outcome::Closed);
     }
-    let req = Request::get(target.path.as_str())
+    let mut req = Request::get(target.path.as_str())
         .header(header::HOST, host)
         .body(Empty::new())?;
+    if !headers.is_empty() {
+        req.headers_mut().extend(headers.clone());
+    }
     let response = sender.send_request(req).await?;
     let status = response.status();
     let reusable = !response
@@ -136,7 +169,12 @@ async fn request(
 }
 
 /// Drives one keep-alive connection until `end`, reconnecting after errors.
-async fn run_connection(target: Arc<Target>, measure_from: Instant, end: Instant) -> Stats {
+async fn run_connection(
+    target: Arc<Target>,
+    headers: Arc<http::HeaderMap>,
+    measure_from: Instant,
+    end: Instant,
+) -> Stats {
     let host = target.addr.to_string();
     let mut stats = Stats::default();
     let in_window = |at: Instant| at >= measure_from && at <= end;
@@ -154,7 +192,7 @@ async fn run_connection(target: Arc<Target>, measure_from: Instant, end: Instant
         };
         while Instant::now() < end {
             let started = Instant::now();
-            match timeout_at(end + GRACE, request(&mut sender, &target, &host)).await {
+            match timeout_at(end + GRACE, request(&mut sender, &target, &host, &headers)).await {
                 Ok(Ok(Outcome::Closed)) => continue 'connections,
                 Ok(Ok(Outcome::Answered { status, reusable })) => {
                     let done = Instant::now();
@@ -186,11 +224,19 @@ async fn run_connection(target: Arc<Target>, measure_from: Instant, end: Instant
 
 async fn run(options: Options) -> String {
     let target = Arc::new(options.target);
+    let headers = Arc::new(options.headers);
     let start = Instant::now();
     let measure_from = start + options.warmup;
     let end = measure_from + options.duration;
     let tasks: Vec<_> = (0..options.connections)
-        .map(|_| tokio::spawn(run_connection(target.clone(), measure_from, end)))
+        .map(|_| {
+            tokio::spawn(run_connection(
+                target.clone(),
+                headers.clone(),
+                measure_from,
+                end,
+            ))
+        })
         .collect();
 
     let mut total = Stats::default();
@@ -245,4 +291,25 @@ fn main() {
     };
     let line = runtime.block_on(run(options));
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_header;
+
+    #[test]
+    fn headers_parse_and_reserved_ones_are_refused() {
+        let (name, value) = parse_header("Cookie:  csrfToken=abc; a=b ").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("cookie", "csrfToken=abc; a=b")
+        );
+        assert!(
+            parse_header("no colon")
+                .unwrap_err()
+                .contains("name: value")
+        );
+        assert!(parse_header("host: x").unwrap_err().contains("set by load"));
+        assert!(parse_header("bad name: x").is_err());
+    }
 }

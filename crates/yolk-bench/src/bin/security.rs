@@ -1,7 +1,7 @@
 //! `GET /` → `Hello, yolk` on plain axum behind yolk-security's full default stack
 //! (`SecurityLayer::new()`: CSRF secret cookie, the four default headers, method and path
-//! checks). The load generator sends no cookie, so every request is a new client and gets a
-//! new CSRF secret: the worst case.
+//! checks). Loaded with a `csrfToken` cookie (as the `security` suite does), the client keeps
+//! its secret; without one, every request is a new client and gets a new CSRF secret.
 //!
 //! Usage: `security [--port P] [--exit-on-stdin-eof]`; prints `listening on 127.0.0.1:PORT`.
 

@@ -1,6 +1,7 @@
 //! `GET /` → `Hello, yolk` on yolk-core's `App` with the `Security` plugin at its defaults:
-//! compare with `yolk_core` (the same app without the plugin). Every request is a new client
-//! (no cookie), so each gets a new CSRF secret: the worst case.
+//! compare with `yolk_core` (the same app without the plugin). Loaded with a `csrfToken`
+//! cookie, it checks a returning client's secret; without one, every request is a new client
+//! and gets a new CSRF secret and a `Set-Cookie`: the worst case.
 //!
 //! Usage: `yolk_security [--port P] [--exit-on-stdin-eof]`; prints
 //! `listening on 127.0.0.1:PORT`.
