@@ -122,6 +122,17 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("yolk_security", "yolk_security"),
         ],
     },
+    Suite {
+        name: "schedule",
+        about: "GET / -> \"Hello, yolk\": yolk vs yolk with 20 idle jobs vs jobs ticking every 10 and 25 ms",
+        path: "/",
+        baseline: "yolk_core",
+        servers: &[
+            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("schedule_idle", "schedule").with_args(&["--mode", "idle"]),
+            ServerSpec::new("schedule_busy", "schedule").with_args(&["--mode", "busy"]),
+        ],
+    },
 ];
 
 /// The rolling-reload measurement, run after the suites.
