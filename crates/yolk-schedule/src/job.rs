@@ -356,6 +356,9 @@ impl Job {
 
     /// Runs once right after the app is ready, besides its ticks. Default: `false`.
     ///
+    /// For a `cluster` job this run is once per instance (instances start at different
+    /// times, so they share no tick to lock); its regular ticks stay once across instances.
+    ///
     /// ```
     /// let job = yolk_schedule::Job::interval("a", "1h", |_| async { Ok(()) }).immediate(true);
     /// assert!(format!("{job:?}").contains("immediate: true"));

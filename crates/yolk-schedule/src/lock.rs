@@ -46,7 +46,16 @@ impl TickLock {
             match manager.as_ref() {
                 Some(connection) => connection.clone(),
                 None => {
-                    let connection = self.client.get_connection_manager().await?;
+                    // A tick waits for its lock, so a Redis that is down must fail fast: one
+                    // short try per tick rather than the default retries with back-off.
+                    let config = redis::aio::ConnectionManagerConfig::new()
+                        .set_number_of_retries(1)
+                        .set_connection_timeout(Some(Duration::from_secs(2)))
+                        .set_response_timeout(Some(Duration::from_secs(2)));
+                    let connection = self
+                        .client
+                        .get_connection_manager_with_config(config)
+                        .await?;
                     *manager = Some(connection.clone());
                     connection
                 }

@@ -7,7 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Cluster, RedisServer, by_tick, runs, wait_for_runs};
+#[cfg(feature = "redis")]
+use common::RedisServer;
+use common::{Cluster, by_tick, runs, wait_for_runs};
 
 /// `worker` runs once per tick across the workers; `all` once on each worker per tick; the
 /// cron job at every even second; the job that panics on odd ticks is logged and its next
@@ -103,6 +105,7 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
 
 /// `type = "cluster"`: two separate masters (2 workers each) share one real `redis-server`;
 /// each tick runs once across both.
+#[cfg(feature = "redis")]
 #[test]
 fn cluster_jobs_run_once_per_tick_across_two_masters() {
     let Some(redis) = RedisServer::start() else {

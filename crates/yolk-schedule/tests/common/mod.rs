@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
 
+#[cfg(feature = "demo")]
 pub const BIN: &str = env!("CARGO_BIN_EXE_schedule-demo");
 /// Generous: the machine may be loaded.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running `schedule-demo` master with 2 workers.
+#[cfg(feature = "demo")]
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     master: Child,
@@ -28,6 +30,7 @@ pub struct Cluster {
     pub ready_at_ms: i64,
 }
 
+#[cfg(feature = "demo")]
 impl Cluster {
     /// `schedule-demo start --port 0 --workers 2 --title TITLE` with `env`, in a temp dir of
     /// its own; waits for the ready line.
@@ -117,6 +120,7 @@ impl Cluster {
     }
 }
 
+#[cfg(feature = "demo")]
 impl Drop for Cluster {
     fn drop(&mut self) {
         kill_group(self.pid);
