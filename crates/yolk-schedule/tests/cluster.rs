@@ -9,7 +9,8 @@ use std::time::Duration;
 
 #[cfg(feature = "redis")]
 use common::RedisServer;
-use common::{Cluster, by_tick, runs, wait_for_runs};
+use common::{Cluster, by_tick, children_of, kill, runs, wait_for_runs};
+use rustix::process::Signal;
 
 /// `worker` runs once per tick across the workers; `all` once on each worker per tick; the
 /// cron job at every even second; the job that panics on odd ticks is logged and its next
@@ -158,4 +159,62 @@ fn cluster_jobs_run_once_per_tick_across_two_masters() {
     for pair in checked.windows(2) {
         assert_eq!(pair[1].0 - pair[0].0, 500, "{:?}", ticks.keys());
     }
+}
+
+/// The agent holds the timers: when it dies, the master restarts it and the ticks resume (its
+/// tick counter starts again at 1) on the same workers, which never noticed.
+#[test]
+fn ticks_resume_when_the_agent_is_restarted() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("runs.txt");
+    let out_str = out.to_str().unwrap();
+    let mut cluster = Cluster::start(
+        "schedule-agent",
+        &[
+            ("SCHEDULE_DEMO_OUT", out_str),
+            ("SCHEDULE_DEMO_JOBS", "all"),
+            ("SCHEDULE_DEMO_EVERY", "300ms"),
+        ],
+    );
+    wait_for_runs(&out, Duration::from_secs(60), "3 ticks", |runs| {
+        by_tick(runs, "all").len() >= 3
+    });
+    let workers: BTreeSet<u32> = runs(&out).iter().map(|run| run.pid).collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let agents: Vec<u32> = children_of(cluster.pid)
+        .into_iter()
+        .filter(|pid| !workers.contains(pid))
+        .collect();
+    assert_eq!(
+        agents.len(),
+        1,
+        "the master's children: {agents:?} besides {workers:?}"
+    );
+    kill(agents[0], Signal::KILL);
+    let before = runs(&out).len();
+    wait_for_runs(
+        &out,
+        Duration::from_secs(60),
+        "tick 1 again, from the new agent",
+        |runs| {
+            runs[before.min(runs.len())..]
+                .iter()
+                .any(|run| run.tick == 1)
+        },
+    );
+    wait_for_runs(
+        &out,
+        Duration::from_secs(60),
+        "tick 2 of the new agent",
+        |runs| {
+            runs[before.min(runs.len())..]
+                .iter()
+                .filter(|run| run.tick == 2)
+                .count()
+                == 2
+        },
+    );
+    cluster.stop();
+    let after: BTreeSet<u32> = runs(&out)[before..].iter().map(|run| run.pid).collect();
+    assert_eq!(after, workers, "the same workers ran the new agent's ticks");
 }
