@@ -38,7 +38,7 @@ struct Dispatch {
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "outcome", content = "message")]
+#[serde(rename_all = "snake_case", tag = "status", content = "message")]
 #[non_exhaustive]
 pub enum Outcome {
     /// The job returned `Ok`.

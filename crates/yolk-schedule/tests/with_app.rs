@@ -273,3 +273,44 @@ async fn run_schedule_on_demand_reports_the_outcome() {
     assert!(log.contains("[yearly] happy new year"), "{log}");
     app.close().await;
 }
+
+/// Handlers reach the scheduler through `Inject<Scheduler>`, e.g. an admin route that runs a
+/// job now.
+#[tokio::test]
+async fn handlers_run_jobs_through_inject() {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use yolk_core::Inject;
+
+    async fn run_now(
+        scheduler: Inject<Scheduler>,
+        Path(name): Path<String>,
+    ) -> Result<axum::Json<yolk_schedule::Report>, (StatusCode, String)> {
+        scheduler
+            .run(&name)
+            .await
+            .map(axum::Json)
+            .map_err(|error| (StatusCode::NOT_FOUND, error.to_string()))
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let builder = App::builder()
+        .base_dir(dir.path())
+        .plugin(Schedule::new().job(Job::interval("sweep", "1h", |_| async { Ok(()) })))
+        .route("/jobs/{name}/run", post(run_now));
+    let app = TestApp::new(builder).await.unwrap();
+    let response = app.post("/jobs/sweep/run").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: serde_json::Value = serde_json::from_str(&response.text()).unwrap();
+    assert_eq!(report["job"], "sweep");
+    assert_eq!(report["outcome"]["status"], "succeeded");
+    let response = app.post("/jobs/swep/run").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response.text().contains("the jobs are: sweep"),
+        "{}",
+        response.text()
+    );
+    app.close().await;
+}
