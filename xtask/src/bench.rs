@@ -124,13 +124,14 @@ const SUITES: &[Suite] = &[
     },
     Suite {
         name: "schedule",
-        about: "GET / -> \"Hello, yolk\": yolk vs yolk with 20 idle jobs vs jobs ticking every 10 and 25 ms",
+        about: "GET / -> \"Hello, yolk\": one binary without the schedule plugin, with 20 idle jobs, with jobs ticking every 10 and 25 ms",
         path: "/",
-        baseline: "yolk_core",
+        baseline: "schedule_none",
         servers: &[
-            ServerSpec::new("yolk_core", "yolk_core"),
+            ServerSpec::new("schedule_none", "schedule").with_args(&["--mode", "none"]),
             ServerSpec::new("schedule_idle", "schedule").with_args(&["--mode", "idle"]),
             ServerSpec::new("schedule_busy", "schedule").with_args(&["--mode", "busy"]),
+            ServerSpec::new("yolk_core", "yolk_core"),
         ],
     },
 ];

@@ -1,9 +1,10 @@
 //! `GET /` → `Hello, yolk` on yolk-core's `App` with the schedule plugin: what running jobs
 //! beside the server costs the requests.
 //!
-//! Usage: `schedule --mode idle|busy [--port P] [--exit-on-stdin-eof]`; prints
+//! Usage: `schedule --mode none|idle|busy [--port P] [--exit-on-stdin-eof]`; prints
 //! `listening on 127.0.0.1:PORT`.
 //!
+//! - `none`: this binary without the plugin (the control for the two below);
 //! - `idle`: 20 jobs registered, none due during the run (the timers sleep);
 //! - `busy`: a `worker` job every 10 ms and an `all` job every 25 ms, each doing a little work
 //!   and writing its line to the schedule log, all through the messenger, while the load runs.
@@ -57,7 +58,9 @@ async fn main() {
     };
     let work = Arc::new(AtomicU64::new(0));
     let mut schedule = Schedule::new();
+    let mut with_plugin = true;
     match mode.as_str() {
+        "none" => with_plugin = false,
         "idle" => {
             for i in 0..20 {
                 schedule = schedule.job(Job::interval(format!("idle-{i}"), "1h", |_| async {
@@ -87,21 +90,22 @@ async fn main() {
             );
         }
         other => {
-            eprintln!("schedule: unknown --mode `{other}` (idle, busy)");
+            eprintln!("schedule: unknown --mode `{other}` (none, idle, busy)");
             std::process::exit(2);
         }
     }
     // The loader writes `run/` and `logs/` files; keep them out of the working tree.
     let base_dir = std::env::temp_dir().join("yolk-bench-schedule");
-    let app = App::builder()
+    let mut builder = App::builder()
         .name("bench")
         .base_dir(&base_dir)
         .env("prod")
         .vars(std::iter::empty::<(String, String)>())
-        .plugin(schedule)
-        .route("/", get(|| async { "Hello, yolk" }))
-        .build()
-        .await;
+        .route("/", get(|| async { "Hello, yolk" }));
+    if with_plugin {
+        builder = builder.plugin(schedule);
+    }
+    let app = builder.build().await;
     let served = match app {
         Ok(app) => app.serve(listener, std::future::pending()).await,
         Err(err) => Err(err),
