@@ -168,6 +168,18 @@ const SUITES: &[Suite] = &[
             ServerSpec::new("multipart_layer", "multipart"),
         ],
     },
+    Suite {
+        name: "schedule",
+        about: "GET / -> \"Hello, yolk\": one binary without the schedule plugin, with 20 idle jobs, with jobs ticking every 10 and 25 ms",
+        path: "/",
+        baseline: "schedule_none",
+        servers: &[
+            ServerSpec::new("schedule_none", "schedule").with_args(&["--mode", "none"]),
+            ServerSpec::new("schedule_idle", "schedule").with_args(&["--mode", "idle"]),
+            ServerSpec::new("schedule_busy", "schedule").with_args(&["--mode", "busy"]),
+            ServerSpec::new("yolk_core", "yolk_core"),
+        ],
+    },
 ];
 
 /// The suite after which the upload measurement runs, and its binary and arguments.

@@ -1,0 +1,117 @@
+//! `GET /` → `Hello, yolk` on yolk-core's `App` with the schedule plugin: what running jobs
+//! beside the server costs the requests.
+//!
+//! Usage: `schedule --mode none|idle|busy [--port P] [--exit-on-stdin-eof]`; prints
+//! `listening on 127.0.0.1:PORT`.
+//!
+//! - `none`: this binary without the plugin (the control for the two below);
+//! - `idle`: 20 jobs registered, none due during the run (the timers sleep);
+//! - `busy`: a `worker` job every 10 ms and an `all` job every 25 ms, each doing a little work
+//!   and writing its line to the schedule log, all through the messenger, while the load runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::routing::get;
+use yolk_core::App;
+use yolk_schedule::{Job, Schedule};
+
+/// As `yolk_bench::listen`, on the arguments left once `--mode` is taken out.
+async fn listen(args: impl Iterator<Item = String>) -> Result<tokio::net::TcpListener, String> {
+    let args = yolk_bench::ServerArgs::parse(args)?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((yolk_bench::LOOPBACK, args.port)))
+            .await
+            .map_err(|err| format!("cannot bind 127.0.0.1:{}: {err}", args.port))?;
+    let port = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the bound address: {err}"))?
+        .port();
+    if args.exit_on_stdin_eof {
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+    }
+    println!("{}{port}", yolk_bench::LISTENING_PREFIX);
+    Ok(listener)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args: Vec<String> = std::env::args().collect();
+    let mode = match args.iter().position(|arg| arg == "--mode") {
+        Some(i) if i + 1 < args.len() => {
+            let mode = args.remove(i + 1);
+            args.remove(i);
+            mode
+        }
+        _ => "busy".to_owned(),
+    };
+    let listener = match listen(args.into_iter().skip(1)).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("schedule: {err}");
+            std::process::exit(2);
+        }
+    };
+    let work = Arc::new(AtomicU64::new(0));
+    let mut schedule = Schedule::new();
+    let mut with_plugin = true;
+    match mode.as_str() {
+        "none" => with_plugin = false,
+        "idle" => {
+            for i in 0..20 {
+                schedule = schedule.job(Job::interval(format!("idle-{i}"), "1h", |_| async {
+                    Ok(())
+                }));
+            }
+        }
+        "busy" => {
+            let worker = Arc::clone(&work);
+            schedule = schedule.job(Job::interval("busy-worker", "10ms", move |_| {
+                let work = Arc::clone(&worker);
+                async move {
+                    work.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+            }));
+            let all = Arc::clone(&work);
+            schedule = schedule.job(
+                Job::interval("busy-all", "25ms", move |_| {
+                    let work = Arc::clone(&all);
+                    async move {
+                        work.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    }
+                })
+                .all(),
+            );
+        }
+        other => {
+            eprintln!("schedule: unknown --mode `{other}` (none, idle, busy)");
+            std::process::exit(2);
+        }
+    }
+    // The loader writes `run/` and `logs/` files; keep them out of the working tree.
+    let base_dir = std::env::temp_dir().join("yolk-bench-schedule");
+    let mut builder = App::builder()
+        .name("bench")
+        .base_dir(&base_dir)
+        .env("prod")
+        .vars(std::iter::empty::<(String, String)>())
+        .route("/", get(|| async { "Hello, yolk" }));
+    if with_plugin {
+        builder = builder.plugin(schedule);
+    }
+    let app = builder.build().await;
+    let served = match app {
+        Ok(app) => app.serve(listener, std::future::pending()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = served {
+        eprintln!("schedule: {err}");
+        std::process::exit(1);
+    }
+}
