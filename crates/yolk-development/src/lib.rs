@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod plugin;
+mod routes;
+mod trace;
+
+pub use config::DevelopmentConfig;
+pub use error::DevelopmentError;
+pub use plugin::Development;
+pub use routes::trace_routes;
+pub use trace::{ProcessTrace, Step, read_traces, render_trace};
