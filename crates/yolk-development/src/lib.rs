@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod dev;
 mod error;
 mod plugin;
 mod routes;
