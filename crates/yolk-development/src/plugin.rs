@@ -1,9 +1,13 @@
 //! The `development` plugin.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use axum::Router;
-use yolk_core::{AppContext, AppState, Config, ConfigError, Plugin};
+use yolk_core::{AppContext, AppState, BoxError, Config, ConfigError, Middleware, Plugin};
 
 use crate::config::DevelopmentConfig;
+use crate::live::{LiveState, live_middleware, live_routes};
 use crate::routes::trace_routes;
 use crate::trace::run_dir;
 
@@ -30,12 +34,16 @@ use crate::trace::run_dir;
 #[derive(Debug, Default)]
 pub struct Development {
     config: DevelopmentConfig,
+    live: OnceLock<LiveState>,
 }
 
 impl Development {
     /// The plugin with `config` as the defaults under `[development]`.
     pub fn with_config(config: DevelopmentConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            live: OnceLock::new(),
+        }
     }
 
     /// The config in force.
@@ -55,14 +63,41 @@ impl Plugin for Development {
         Ok(())
     }
 
+    async fn did_load(&self, app: &AppContext) -> Result<(), BoxError> {
+        if app.env() == "local" && app.role().serves() {
+            let state = self.live.get_or_init(|| LiveState::new(app.base_dir()));
+            state.poll(Duration::from_millis(250));
+        }
+        Ok(())
+    }
+
+    fn middleware(&self, app: &AppContext) -> Vec<Middleware> {
+        match self.live.get() {
+            Some(state) if app.env() == "local" => {
+                let state = state.clone();
+                vec![Middleware::new(
+                    "development",
+                    axum::middleware::from_fn(move |request, next| {
+                        live_middleware(state.clone(), request, next)
+                    }),
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn routes(&self, app: &AppContext) -> Router<AppState> {
         if app.env() != "local" {
             return Router::new();
         }
-        trace_routes(
+        let mut router = trace_routes(
             &self.config.trace_path,
             run_dir(app.base_dir()),
             self.config.trace_live_only,
-        )
+        );
+        if let Some(state) = self.live.get() {
+            router = router.merge(live_routes(state.clone()));
+        }
+        router
     }
 }

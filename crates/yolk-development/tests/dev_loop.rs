@@ -55,6 +55,17 @@ fn copy_hello(dir: &Path) -> PathBuf {
     );
     let mut dependencies = toml::Table::new();
     dependencies.insert("yolk".into(), yolk.into());
+    dependencies.insert("yolk-development".into(), toml::toml! { path = "" }.into());
+    dependencies["yolk-development"]
+        .as_table_mut()
+        .unwrap()
+        .insert(
+            "path".into(),
+            root.join("crates/yolk-development")
+                .display()
+                .to_string()
+                .into(),
+        );
     dependencies.insert("tokio".into(), deps["tokio"].clone());
     dependencies.insert(
         "tracing-subscriber".into(),
@@ -64,6 +75,18 @@ fn copy_hello(dir: &Path) -> PathBuf {
     cargo.insert("workspace".into(), toml::Table::new().into());
     cargo.insert("profile".into(), manifest["profile"].clone());
     std::fs::write(app.join("Cargo.toml"), toml::to_string(&cargo).unwrap()).unwrap();
+    // The development plugin, as an app enables it for `local`.
+    let main = std::fs::read_to_string(app.join("src/main.rs")).unwrap();
+    let main = main.replacen(
+        "hello::app()",
+        "hello::app().plugin(yolk_development::Development::default())",
+        1,
+    );
+    assert!(
+        main.contains("yolk_development"),
+        "src/main.rs builds the app with hello::app()"
+    );
+    std::fs::write(app.join("src/main.rs"), main).unwrap();
     app
 }
 
@@ -306,10 +329,42 @@ fn edit_break_fix_with_a_client_that_never_sees_an_error() {
         get(port, "/", "*/*").unwrap(),
         (200, "Hello, reloaded".to_owned())
     );
+    // A browser navigation gets the error page, naming the file and line.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, page) = loop {
+        let (status, page) = get(port, "/", "text/html,application/xhtml+xml").unwrap();
+        if status == 500 || Instant::now() > deadline {
+            break (status, page);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status, 500, "{page}");
+    assert!(
+        page.contains("Build failed") && page.contains("src/lib.rs:34"),
+        "{page}"
+    );
+    let (_, generation) = get(port, "/__yolk_dev/events", "text/event-stream").unwrap();
 
     // Fixed: the new code is served.
     edit(&app, "\"Hello, broken\" + 1", "\"Hello, fixed\"");
     client.wait_body("Hello, fixed", Duration::from_secs(300));
+    // The error page's script sees a new generation and reloads onto the new code.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(port, "/__yolk_dev/events", "text/event-stream")
+        .unwrap()
+        .1
+        == generation
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the generation did not move past {generation:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        get(port, "/", "text/html").unwrap(),
+        (200, "Hello, fixed".to_owned())
+    );
 
     let (requests, failures) = client.finish();
     assert!(requests > 50, "the client kept asking: {requests} requests");
