@@ -4,11 +4,13 @@
 //! - [`test_all`]: the gate CI runs — fmt, clippy, tests, doc tests, every binary and example builds.
 //! - [`bench`]: release-build load tests of yolk against bare axum on 127.0.0.1.
 //! - [`screenshot`]: headless-Chromium screenshots of yolk-onerror's developer error page.
+//! - [`dev_e2e`]: the end-to-end test of `cargo yolk dev` on a copy of examples/hello.
 //!
 //! xtask depends on `std` only so that it builds in seconds on a fresh machine. Cargo is invoked
 //! through the `CARGO` variable that `cargo run` sets, so the same toolchain runs every step.
 
 mod bench;
+mod dev_e2e;
 mod screenshot;
 mod test_all;
 
@@ -24,6 +26,7 @@ Tasks:
   test-all   fmt, clippy, tests, doc tests and a build of every binary and example
   bench      requests/s of a hello route on bare axum vs yolk (release builds)
   screenshot the developer error page in headless Chromium, saved to target/screenshots/
+  dev-e2e    the end-to-end test of `cargo yolk dev` (builds a copy of examples/hello)
   help       this message
 
 Run `cargo xtask <task> --help` for a task's options.";
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Some("test-all") => test_all::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("screenshot") => screenshot::run(&rest),
+        Some("dev-e2e") => dev_e2e::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
