@@ -19,6 +19,9 @@ pub(crate) const TOPIC_WATCH: &str = "watcher:watch";
 pub(crate) const TOPIC_UNWATCH: &str = "watcher:unwatch";
 pub(crate) const TOPIC_EVENTS: &str = "watcher:events";
 pub(crate) const TOPIC_STATS: &str = "watcher:stats";
+/// Sent by an agent's watcher when it starts: workers then renew their watches, so a restarted
+/// agent serves the watches its predecessor had.
+pub(crate) const TOPIC_AGENT_READY: &str = "watcher:agent-ready";
 
 /// What `watch` calls with each debounced batch of changes.
 ///
@@ -174,6 +177,7 @@ struct Remote {
     timeout: Duration,
     next_id: AtomicU64,
     callbacks: Arc<Mutex<HashMap<u64, Callback>>>,
+    requests: Mutex<HashMap<u64, WatchRequest>>,
     dispatcher: OnceLock<()>,
 }
 
@@ -207,6 +211,7 @@ impl Watcher {
                 timeout,
                 next_id: AtomicU64::new(0),
                 callbacks: Arc::default(),
+                requests: Mutex::default(),
                 dispatcher: OnceLock::new(),
             })),
         }
@@ -318,20 +323,49 @@ impl Remote {
             paths,
             allow_missing: options.allow_missing,
         };
-        let message = self.messenger.message(TOPIC_WATCH, &request)?;
+        self.ask(&request).await?;
+        lock(&self.requests).insert(id, request);
+        Ok(handle)
+    }
+
+    async fn ask(&self, request: &WatchRequest) -> Result<(), WatchError> {
+        let message = self.messenger.message(TOPIC_WATCH, request)?;
         let reply = self
             .messenger
             .request(Recipient::Agent, message, self.timeout)
             .await?;
         match reply.decode::<WatchReply>()? {
-            WatchReply::Watching => Ok(handle),
+            WatchReply::Watching => Ok(()),
             WatchReply::Missing { path } => Err(WatchError::Missing { path }),
             WatchReply::Refused { message } => Err(WatchError::Refused { message }),
         }
     }
 
-    fn start_dispatcher(&self) {
+    /// Asks a new agent for every watch this worker holds.
+    async fn renew(&self) {
+        let requests: Vec<WatchRequest> = lock(&self.requests).values().cloned().collect();
+        for request in requests {
+            if let Err(error) = self.ask(&request).await {
+                tracing::warn!(
+                    "watcher: the new agent did not take watch {} again: {error}",
+                    request.id
+                );
+            }
+        }
+    }
+
+    fn start_dispatcher(self: &Arc<Self>) {
         self.dispatcher.get_or_init(|| {
+            let mut agents = self.messenger.subscribe(TOPIC_AGENT_READY);
+            let remote = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while agents.recv().await.is_some() {
+                    let Some(remote) = remote.upgrade() else {
+                        break;
+                    };
+                    remote.renew().await;
+                }
+            });
             let mut events = self.messenger.subscribe(TOPIC_EVENTS);
             let callbacks = self.callbacks.clone();
             tokio::spawn(async move {
@@ -380,6 +414,7 @@ impl Drop for WatchHandle {
             Some(HandleInner::Local { hub, id }) => hub.unsubscribe(id),
             Some(HandleInner::Remote { remote, id }) => {
                 lock(&remote.callbacks).remove(&id);
+                lock(&remote.requests).remove(&id);
                 if let Err(error) = remote.messenger.send_to_agent(TOPIC_UNWATCH, &id) {
                     tracing::debug!("watcher: unwatch {id}: {error}");
                 }
@@ -389,7 +424,7 @@ impl Drop for WatchHandle {
 }
 
 /// A worker asks the agent to watch.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct WatchRequest {
     pub(crate) id: u64,
     pub(crate) paths: Vec<PathBuf>,
@@ -417,6 +452,9 @@ pub(crate) fn serve_agent(hub: Hub, messenger: Arc<dyn Messenger>) {
     let mut watches = messenger.subscribe(TOPIC_WATCH);
     let mut unwatches = messenger.subscribe(TOPIC_UNWATCH);
     let mut stats = messenger.subscribe(TOPIC_STATS);
+    // Workers already running (this agent replaces one that died) renew their watches; at
+    // first start there are none yet, which is no error.
+    let _ = messenger.send_to_app(TOPIC_AGENT_READY, &());
     tokio::spawn(async move {
         let (gone_tx, mut gone) = tokio::sync::mpsc::unbounded_channel::<(u32, u64)>();
         let mut remote: HashMap<(u32, u64), SubscriptionId> = HashMap::new();

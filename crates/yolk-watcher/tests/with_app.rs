@@ -141,7 +141,9 @@ async fn an_unknown_key_is_a_config_error() {
 #[tokio::test]
 async fn two_workers_share_one_os_watch_in_the_agent() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
+    // A directory of its own: the apps write their `run/` files into `dir`.
+    let root = dir.path().canonicalize().unwrap().join("watched");
+    std::fs::create_dir(&root).unwrap();
     let (source, watches) = counting();
     let mesh = Mesh::new();
     let build = |role: Role, pid: u32| {
@@ -217,4 +219,47 @@ async fn two_workers_share_one_os_watch_in_the_agent() {
         Default::default(),
         "the last one out stops the OS watch"
     );
+}
+
+/// A restarted agent serves the watches its predecessor had: workers renew them when it
+/// announces itself.
+#[tokio::test]
+async fn a_restarted_agent_gets_the_workers_watches_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory of its own: the apps write their `run/` files into `dir`.
+    let root = dir.path().canonicalize().unwrap().join("watched");
+    std::fs::create_dir(&root).unwrap();
+    let mesh = Mesh::new();
+    let build = |role: Role, pid: u32| {
+        App::builder()
+            .base_dir(dir.path())
+            .env("local")
+            .config("watcher", serde_json::json!({ "debounce_ms": 50 }))
+            .role(role)
+            .messenger(mesh.join(pid))
+            .plugin(WatcherPlugin::default())
+            .build()
+    };
+    let first_agent = build(Role::Agent, AGENT_PID).await.unwrap();
+    let worker = build(Role::Worker, 2).await.unwrap();
+    let watcher = worker.context().get::<Watcher>().unwrap();
+    let (callback, mut rx) = channel();
+    let _handle = watcher.watch(&root, callback).await.unwrap();
+
+    // The agent dies; the master starts a new one under the agent's address.
+    drop(first_agent);
+    let second_agent = build(Role::Agent, AGENT_PID).await.unwrap();
+    let agent_watcher = second_agent.context().get::<Watcher>().unwrap();
+    for _ in 0..100 {
+        if agent_watcher.stats().await.unwrap().subscriptions == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(agent_watcher.stats().await.unwrap().subscriptions, 1);
+
+    let file = root.join("after-restart.txt");
+    std::fs::write(&file, "x").unwrap();
+    let events = next(&mut rx).await;
+    assert_eq!(events[0].path, file);
 }
