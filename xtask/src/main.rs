@@ -5,11 +5,13 @@
 //! - [`bench`]: release-build load tests of yolk against bare axum on 127.0.0.1.
 //! - [`fuzz`]: the fuzz targets, each for a bounded time (libFuzzer, no cargo-fuzz needed).
 //! - [`screenshot`]: headless-Chromium screenshots of yolk-onerror's developer error page.
+//! - [`dev_e2e`]: the end-to-end test of `cargo yolk dev` on a copy of examples/hello.
 //!
 //! xtask depends on `std` only so that it builds in seconds on a fresh machine. Cargo is invoked
 //! through the `CARGO` variable that `cargo run` sets, so the same toolchain runs every step.
 
 mod bench;
+mod dev_e2e;
 mod fuzz;
 mod screenshot;
 mod test_all;
@@ -27,6 +29,7 @@ Tasks:
   bench      requests/s of a hello route on bare axum vs yolk (release builds)
   fuzz       the fuzz targets, each for a bounded time (default 60 s)
   screenshot the developer error page in headless Chromium, saved to target/screenshots/
+  dev-e2e    the end-to-end test of `cargo yolk dev` (builds a copy of examples/hello)
   help       this message
 
 Run `cargo xtask <task> --help` for a task's options.";
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
         Some("screenshot") => screenshot::run(&rest),
+        Some("dev-e2e") => dev_e2e::run(&rest),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())

@@ -20,7 +20,16 @@ Usage: cargo xtask screenshot
 Builds yolk-onerror's dev_page example, serves it on 127.0.0.1 in the local environment,
 and saves headless-Chromium screenshots of its error pages to target/screenshots/:
   onerror-dev-page.png        a handler error with a chain of causes
-  onerror-dev-page-panic.png  a panic with its location and backtrace";
+  onerror-dev-page-panic.png  a panic with its location and backtrace
+then does the same with yolk-development's dev_pages example:
+  development-loader-trace.png  the boot trace of an agent and a worker (/__loader_trace__)
+  development-build-error.png   the page a browser gets while the build is broken";
+
+/// yolk-development's pages: file name, path on the dev_pages example server.
+const DEVELOPMENT_PAGES: &[(&str, &str)] = &[
+    ("development-loader-trace.png", "/__loader_trace__"),
+    ("development-build-error.png", "/__build_error__"),
+];
 
 /// The pages: file name, path on the example server.
 const PAGES: &[(&str, &str)] = &[
@@ -81,6 +90,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         shoot(&format!("http://127.0.0.1:{port}{path}"), &png)?;
         println!("    {} ({} bytes)", png.display(), check_png(&png)?);
     }
+    drop(server);
+    development(&target, &out_dir)
+}
+
+/// Serves yolk-development's dev_pages example and shoots its pages.
+fn development(target: &Path, out_dir: &Path) -> Result<(), String> {
+    println!("==> screenshot: cargo build -p yolk-development --example dev_pages");
+    let status = crate::cargo(["build", "-p", "yolk-development", "--example", "dev_pages"])
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !status.success() {
+        return Err(format!("building the dev_pages example failed ({status})"));
+    }
+    let mut server = Reaped(
+        Command::new(target.join("debug/examples/dev_pages"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|err| format!("cannot start dev_pages: {err}"))?,
+    );
+    let port = read_port(&mut server.0)?;
+    for (file, path) in DEVELOPMENT_PAGES {
+        let png = out_dir.join(file);
+        shoot(&format!("http://127.0.0.1:{port}{path}"), &png)?;
+        println!("    {} ({} bytes)", png.display(), check_png(&png)?);
+    }
     Ok(())
 }
 
@@ -103,7 +139,7 @@ fn read_port(child: &mut Child) -> Result<u16, String> {
         }
     });
     rx.recv_timeout(Duration::from_secs(30))
-        .map_err(|_| "dev_page printed no `listening on 127.0.0.1:PORT` line".to_owned())
+        .map_err(|_| "the example printed no `listening on 127.0.0.1:PORT` line".to_owned())
 }
 
 /// One headless Chromium screenshot of `url` into `png`, with a throw-away profile.
