@@ -56,7 +56,9 @@ impl Cli {
             None => &mut self.start.title,
             Some(Command::Start(args)) => &mut args.title,
             Some(Command::Stop(args)) => &mut args.title,
-            Some(Command::Status(title) | Command::Reload(title)) => title,
+            Some(Command::Status(title) | Command::Reload(title) | Command::RotateLogs(title)) => {
+                title
+            }
         };
         title.base_dir.get_or_insert_with(|| dir.to_owned());
     }
@@ -82,6 +84,8 @@ pub enum Command {
     Status(TitleArgs),
     /// Replace the workers one at a time with new ones from the binary on disk.
     Reload(TitleArgs),
+    /// Rotate the log files now: SIGUSR1 to the master, which hands it to the agent.
+    RotateLogs(TitleArgs),
 }
 
 /// Options of `start`.

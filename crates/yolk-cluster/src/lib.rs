@@ -102,6 +102,7 @@ pub fn run_cli(mut cli: Cli, build: &dyn Fn() -> AppBuilder) -> Result<(), Clust
         Some(cli::Command::Stop(args)) => stop(&args),
         Some(cli::Command::Status(args)) => status(&args),
         Some(cli::Command::Reload(args)) => reload(&args),
+        Some(cli::Command::RotateLogs(args)) => rotate_logs(&args),
         Some(cli::Command::Start(args)) => start(&args, build),
         None => start(&cli.start, build),
     }
@@ -276,6 +277,13 @@ fn reload(args: &cli::TitleArgs) -> Result<(), ClusterError> {
     let (title, pid) = running(args)?;
     pidfile::signal(pid, rustix::process::Signal::HUP)?;
     println!("reloading `{title}` (master pid {pid})");
+    Ok(())
+}
+
+fn rotate_logs(args: &cli::TitleArgs) -> Result<(), ClusterError> {
+    let (title, pid) = running(args)?;
+    pidfile::signal(pid, rustix::process::Signal::USR1)?;
+    println!("rotating the logs of `{title}` (master pid {pid})");
     Ok(())
 }
 

@@ -161,7 +161,8 @@ fn rotation_under_load_loses_and_duplicates_nothing() {
     let rotations = 5;
     for _ in 0..rotations {
         std::thread::sleep(Duration::from_millis(400));
-        // `log-demo rotate-logs` signals the agent named by the pid file, as logrotate would.
+        // `log-demo rotate-logs`: SIGUSR1 to the master (found by its pid file), which hands it
+        // to the agent, as a logrotate `postrotate` would.
         let status = Command::new(BIN)
             .args(["rotate-logs", "--base-dir"])
             .arg(dir.path())

@@ -48,6 +48,32 @@ pub use yolk_onerror as onerror;
 #[cfg(feature = "session")]
 pub use yolk_session as session;
 
+/// CSRF, security headers, safe redirects, an SSRF-safe client and escaping helpers (feature
+/// `security`).
+#[cfg(feature = "security")]
+pub use yolk_security as security;
+
+/// Egg's loggers on tracing, with cluster-wide rotation (feature `logger`).
+#[cfg(feature = "logger")]
+pub use yolk_logger as logger;
+
+/// Uploads in stream and file mode, with limits (feature `multipart`).
+#[cfg(feature = "multipart")]
+pub use yolk_multipart as multipart;
+
+/// Interval and cron jobs dispatched by the agent (feature `schedule`; the `cluster` type
+/// with `schedule-redis`).
+#[cfg(feature = "schedule")]
+pub use yolk_schedule as schedule;
+
+/// File watching owned by the agent (feature `watcher`).
+#[cfg(feature = "watcher")]
+pub use yolk_watcher as watcher;
+
+/// The dev loop's plugin: boot trace, build-error page, live reload (feature `development`).
+#[cfg(feature = "development")]
+pub use yolk_development as development;
+
 /// axum, as yolk uses it: routes, extractors and responses.
 ///
 /// ```

@@ -2,7 +2,8 @@
 //!
 //! - `log-demo start --workers 2 --port 0`: `GET /log/ID` logs `logged ID` at INFO to the
 //!   app log and answers `ID`; `GET /` answers the worker's pid;
-//! - `log-demo rotate-logs [--base-dir DIR]`: asks the running app to rotate its logs now.
+//! - `log-demo rotate-logs [--base-dir DIR]`: the cluster's command, SIGUSR1 to the master,
+//!   which hands it to the agent: the logs rotate now.
 
 use std::process::ExitCode;
 
@@ -17,23 +18,6 @@ async fn log(Path(id): Path<String>) -> String {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("rotate-logs") {
-        let base_dir = match args.iter().position(|a| a == "--base-dir") {
-            Some(i) => args.get(i + 1).cloned().unwrap_or_else(|| ".".to_owned()),
-            None => ".".to_owned(),
-        };
-        return match yolk_logger::rotate_logs(&base_dir) {
-            Ok(pid) => {
-                println!("asked process {pid} to rotate the logs");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     yolk_cluster::run(|| {
         App::builder()
             .name("log-demo")
