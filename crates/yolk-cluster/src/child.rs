@@ -134,12 +134,12 @@ pub(crate) async fn run(role: Role, build: &dyn Fn() -> AppBuilder) -> u8 {
 
     let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = listener.map(|listener| {
-        let router = app.router();
+        let service = app.service();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = serving_stopped.await;
             };
-            yolk_core::server::serve(router, listener, shutdown, drain).await
+            yolk_core::server::serve(service, listener, shutdown, drain).await
         })
     });
     if role == Role::Agent {

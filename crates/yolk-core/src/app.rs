@@ -31,10 +31,11 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::MethodRouter;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tower::ServiceBuilder;
 
-use crate::catch_panic::CatchPanicLayer;
+use crate::catch_panic::{CatchPanic, CatchPanicLayer};
 use crate::config::{AppConfig, Config, DEFAULT_ENV, ENV_VAR, write_file};
-use crate::cookies::CookieLayer;
+use crate::cookies::{CookieLayer, CookieService};
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::messenger::{InProcessMessenger, Messenger};
@@ -356,12 +357,12 @@ impl AppBuilder {
             let options = context.app_config.middleware_options.get(middleware.name());
             router = middleware.apply(router, options)?;
         }
-        let router = router.layer(CookieLayer::new(keys)).layer(CatchPanicLayer);
 
         lifecycle.run(Hook::WillReady, &plugins, &context).await?;
         lifecycle.run(Hook::DidReady, &plugins, &context).await?;
         let app = App {
             router,
+            keys,
             context,
             plugins: Arc::new(plugins),
             lifecycle: Arc::new(lifecycle),
@@ -447,10 +448,15 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
+/// [`App::service`]: the app's router inside the core layers.
+pub type AppService = CatchPanic<CookieService<Router>>;
+
 /// A booted app: its router, its context, its plugins.
 #[derive(Clone)]
 pub struct App {
+    /// The routes with every plugin's and the app's middleware, without the core layers.
     router: Router,
+    keys: Keys,
     context: Arc<AppContext>,
     plugins: Arc<Vec<Box<dyn Plugin>>>,
     lifecycle: Arc<Lifecycle>,
@@ -475,9 +481,21 @@ impl App {
         AppBuilder::default()
     }
 
-    /// The app as an axum router, with every middleware; cheap to clone.
+    /// The app as a tower service: the routes and every middleware inside the core layers
+    /// (panic catching, the cookie jar). What the server runs; cheap to clone.
+    ///
+    /// The core layers wrap the router once rather than each route, so a request pays for
+    /// them once, with no extra boxing.
+    pub fn service(&self) -> AppService {
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer)
+            .layer(CookieLayer::new(self.keys.clone()))
+            .service(self.router.clone())
+    }
+
+    /// The app as an axum [`Router`], to test in-process or to embed in another router.
     pub fn router(&self) -> Router {
-        self.router.clone()
+        Router::new().fallback_service(self.service())
     }
 
     /// The app's context: config, keys, messenger, services.
@@ -546,7 +564,7 @@ impl App {
             .map_or_else(|_| "the listener".to_owned(), |a| a.to_string());
         self.server_did_ready().await?;
         let drain = Duration::from_millis(self.context.app_config.drain_timeout_ms);
-        let served = server::serve(self.router(), listener, shutdown, drain).await;
+        let served = server::serve(self.service(), listener, shutdown, drain).await;
         self.close().await;
         served.map_err(|source| Error::Serve { address, source })
     }

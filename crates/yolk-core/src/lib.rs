@@ -16,7 +16,7 @@ pub mod server;
 pub mod services;
 pub mod session;
 
-pub use app::{App, AppBuilder, AppState};
+pub use app::{App, AppBuilder, AppService, AppState};
 pub use config::{Config, ConfigError};
 pub use cookies::{CookieLayer, CookieOptions, Cookies};
 pub use error::{BoxError, Error};

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::extract::Request;
 use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
 use http::HeaderValue;
@@ -31,12 +31,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceBuilder;
+use tower_service::Service;
 
 /// The longest a stopping worker waits, after it stops accepting, for the requests of the
 /// connections it has accepted to arrive before the graceful shutdown begins.
 pub const SETTLE: Duration = Duration::from_secs(1);
 
-/// Serves `router` on `listener` until `stop` completes, then stops as the module says, with
+/// Serves `service` (an [`App::service`](crate::App::service) or any axum `Router`) on
+/// `listener` until `stop` completes, then stops as the module says, with
 /// in-flight requests given up to `drain`.
 ///
 /// Handlers see the peer's address as `ConnectInfo<SocketAddr>`.
@@ -44,13 +46,15 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 /// # Errors
 ///
 /// The I/O error that ended serving.
-pub async fn serve<F>(
-    router: Router,
+pub async fn serve<S, F>(
+    service: S,
     listener: TcpListener,
     stop: F,
     drain: Duration,
 ) -> io::Result<()>
 where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
     F: Future<Output = ()> + Send + 'static,
 {
     let open = Arc::new(AtomicUsize::new(0));
@@ -78,7 +82,7 @@ where
                 }
                 response
             })
-            .service(router.clone());
+            .service(service.clone());
         std::future::ready(Ok::<_, Infallible>(service))
     });
     let (graceful, graceful_signal) = tokio::sync::oneshot::channel::<()>();
