@@ -81,6 +81,47 @@ pub fn parse_listening_line(line: &str) -> Option<u16> {
     line.trim().strip_prefix(LISTENING_PREFIX)?.parse().ok()
 }
 
+/// The yolk app every yolk benchmark server starts from: `GET /` → `Hello, yolk`, env `prod`,
+/// no `YOLK_*` variables read, its `run/` files under the temp dir (`yolk-bench-{name}`).
+///
+/// ```
+/// let builder = yolk_bench::hello_app("doc");
+/// assert!(builder.configured_base_dir().unwrap().ends_with("yolk-bench-doc"));
+/// ```
+pub fn hello_app(name: &str) -> yolk_core::AppBuilder {
+    yolk_core::App::builder()
+        .name("bench")
+        .base_dir(std::env::temp_dir().join(format!("yolk-bench-{name}")))
+        .env("prod")
+        .vars(std::iter::empty::<(String, String)>())
+        .config("keys", "a-benchmark-key-of-32-characters")
+        .route("/", axum::routing::get(|| async { "Hello, yolk" }))
+}
+
+/// Binds per the benchmark contract ([`listen`]), boots `app` and serves it until the process
+/// ends. Any failure is printed with `program`'s name and ends the process (exit 2 for the
+/// arguments or the bind, 1 for the app).
+pub async fn serve_app(program: &str, app: yolk_core::AppBuilder) {
+    let listener = match listen().await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("{program}: {err}");
+            std::process::exit(2);
+        }
+    };
+    let served = match app.build().await {
+        Ok(app) => app.serve(listener, std::future::pending()).await,
+        Err(err) => Err(err),
+    };
+    match served {
+        Ok(()) => std::process::exit(0),
+        Err(err) => {
+            eprintln!("{program}: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// A load target: a loopback address and the path to request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
