@@ -46,17 +46,46 @@ impl ServerArgs {
     }
 }
 
-/// Binds the server's listener per the benchmark contract and announces it.
-///
-/// Reads [`ServerArgs`] from the process arguments, binds `127.0.0.1:PORT`, prints
-/// `listening on 127.0.0.1:PORT` (the real port, also when `0` was asked) and, with
-/// `--exit-on-stdin-eof`, starts a thread that exits the process when stdin closes.
+/// Binds the server's listener per the benchmark contract and announces it: [`listen_with`]
+/// on the process arguments.
 ///
 /// # Errors
 ///
 /// Bad arguments, or the address cannot be bound.
 pub async fn listen() -> Result<tokio::net::TcpListener, String> {
-    let args = ServerArgs::parse(std::env::args().skip(1))?;
+    listen_with(std::env::args().skip(1)).await
+}
+
+/// Takes `--mode M` out of `args` (for servers with several setups); `default` when absent.
+///
+/// ```
+/// let mut args = vec!["--mode".to_owned(), "file".to_owned(), "--port".to_owned(), "0".to_owned()];
+/// assert_eq!(yolk_bench::take_mode(&mut args, "off"), "file");
+/// assert_eq!(args, ["--port", "0"]);
+/// assert_eq!(yolk_bench::take_mode(&mut args, "off"), "off");
+/// ```
+pub fn take_mode(args: &mut Vec<String>, default: &str) -> String {
+    match args.iter().position(|arg| arg == "--mode") {
+        Some(i) if i + 1 < args.len() => {
+            let mode = args.remove(i + 1);
+            args.remove(i);
+            mode
+        }
+        _ => default.to_owned(),
+    }
+}
+
+/// Reads [`ServerArgs`] from `args`, binds `127.0.0.1:PORT`, prints `listening on
+/// 127.0.0.1:PORT` (the real port, also when `0` was asked) and, with `--exit-on-stdin-eof`,
+/// starts a thread that exits the process when stdin closes.
+///
+/// # Errors
+///
+/// Bad arguments, or the address cannot be bound.
+pub async fn listen_with<I: IntoIterator<Item = String>>(
+    args: I,
+) -> Result<tokio::net::TcpListener, String> {
+    let args = ServerArgs::parse(args)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((LOOPBACK, args.port)))
         .await
         .map_err(|err| format!("cannot bind 127.0.0.1:{}: {err}", args.port))?;

@@ -37,22 +37,10 @@ fn lines_per_second(dir: &std::path::Path, lines: u32) -> f64 {
 #[tokio::main]
 async fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = match args.iter().position(|arg| arg == "--mode") {
-        Some(i) if i + 1 < args.len() => {
-            let mode = args.remove(i + 1);
-            args.remove(i);
-            mode
-        }
-        _ => "file".to_owned(),
-    };
-    let server_args = match yolk_bench::ServerArgs::parse(args) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            eprintln!("logger: {err}");
-            std::process::exit(2);
-        }
-    };
-    let dir = std::env::temp_dir().join(format!("yolk-bench-logger-{}", std::process::id()));
+    let mode = yolk_bench::take_mode(&mut args, "file");
+    // One fixed directory, emptied at start, so runs leave nothing behind them.
+    let dir = std::env::temp_dir().join("yolk-bench-logger");
+    let _ = std::fs::remove_dir_all(&dir);
     let app = Router::new().route("/", get(|| async { "Hello, yolk" }));
     let app = match mode.as_str() {
         "off" => app,
@@ -75,28 +63,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(SocketAddr::from((
-        yolk_bench::LOOPBACK,
-        server_args.port,
-    )))
-    .await
-    {
+    let listener = match yolk_bench::listen_with(args).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("logger: cannot bind: {err}");
+            eprintln!("logger: {err}");
             std::process::exit(2);
         }
     };
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    if server_args.exit_on_stdin_eof {
-        let dir = dir.clone();
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            let _ = std::fs::remove_dir_all(&dir);
-            std::process::exit(0);
-        });
-    }
-    println!("{}{port}", yolk_bench::LISTENING_PREFIX);
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app).await {
         eprintln!("logger: {err}");

@@ -9,7 +9,6 @@
 //! - `busy`: a `worker` job every 10 ms and an `all` job every 25 ms, each doing a little work
 //!   and writing its line to the schedule log, all through the messenger, while the load runs.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,39 +16,11 @@ use axum::routing::get;
 use yolk_core::App;
 use yolk_schedule::{Job, Schedule};
 
-/// As `yolk_bench::listen`, on the arguments left once `--mode` is taken out.
-async fn listen(args: impl Iterator<Item = String>) -> Result<tokio::net::TcpListener, String> {
-    let args = yolk_bench::ServerArgs::parse(args)?;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((yolk_bench::LOOPBACK, args.port)))
-            .await
-            .map_err(|err| format!("cannot bind 127.0.0.1:{}: {err}", args.port))?;
-    let port = listener
-        .local_addr()
-        .map_err(|err| format!("cannot read the bound address: {err}"))?
-        .port();
-    if args.exit_on_stdin_eof {
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            std::process::exit(0);
-        });
-    }
-    println!("{}{port}", yolk_bench::LISTENING_PREFIX);
-    Ok(listener)
-}
-
 #[tokio::main]
 async fn main() {
-    let mut args: Vec<String> = std::env::args().collect();
-    let mode = match args.iter().position(|arg| arg == "--mode") {
-        Some(i) if i + 1 < args.len() => {
-            let mode = args.remove(i + 1);
-            args.remove(i);
-            mode
-        }
-        _ => "busy".to_owned(),
-    };
-    let listener = match listen(args.into_iter().skip(1)).await {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = yolk_bench::take_mode(&mut args, "busy");
+    let listener = match yolk_bench::listen_with(args).await {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("schedule: {err}");

@@ -11,7 +11,6 @@
 //! - `read`: the handler reads one value (decrypts the cookie, no `Set-Cookie`);
 //! - `write`: the handler writes a counter (decrypt, then seal and `Set-Cookie` every time).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
@@ -66,21 +65,7 @@ async fn write(session: Session) -> &'static str {
 #[tokio::main]
 async fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = match args.iter().position(|arg| arg == "--mode") {
-        Some(i) if i + 1 < args.len() => {
-            let mode = args.remove(i + 1);
-            args.remove(i);
-            mode
-        }
-        _ => "read".to_owned(),
-    };
-    let server_args = match yolk_bench::ServerArgs::parse(args) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            eprintln!("session: {err}");
-            std::process::exit(2);
-        }
-    };
+    let mode = yolk_bench::take_mode(&mut args, "read");
     let keys = Keys::parse("a-benchmark-key-of-32-characters").expect("valid keys");
     if mode == "read" {
         let (seal, open) = codec_cost(&keys, 50_000);
@@ -114,26 +99,13 @@ async fn main() {
     }
     .layer(add_cookie);
 
-    let listener = match tokio::net::TcpListener::bind(SocketAddr::from((
-        yolk_bench::LOOPBACK,
-        server_args.port,
-    )))
-    .await
-    {
+    let listener = match yolk_bench::listen_with(args).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("session: cannot bind: {err}");
+            eprintln!("session: {err}");
             std::process::exit(2);
         }
     };
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    if server_args.exit_on_stdin_eof {
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            std::process::exit(0);
-        });
-    }
-    println!("{}{port}", yolk_bench::LISTENING_PREFIX);
     if let Err(err) = axum::serve(listener, app).await {
         eprintln!("session: {err}");
         std::process::exit(1);
