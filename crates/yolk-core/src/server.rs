@@ -27,10 +27,10 @@ use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
 use http::HeaderValue;
 use http::header::CONNECTION;
+use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tower::ServiceBuilder;
 use tower_service::Service;
 
 /// The longest a stopping worker waits, after it stops accepting, for the requests of the
@@ -67,23 +67,11 @@ where
     let draining = Arc::new(AtomicBool::new(false));
     let closing = Arc::clone(&draining);
     let make_service = tower::service_fn(move |incoming: IncomingStream<'_, WorkerListener>| {
-        let peer = *incoming.remote_addr();
-        let closing = Arc::clone(&closing);
-        let service = ServiceBuilder::new()
-            .layer(axum::Extension(ConnectInfo(peer)))
-            .map_response(move |mut response: Response| {
-                // While stopping, each keep-alive connection closes after its next response,
-                // so its client reconnects to a server that is still accepting instead of
-                // racing the close of an idle connection.
-                if closing.load(Ordering::Relaxed) {
-                    response
-                        .headers_mut()
-                        .insert(CONNECTION, HeaderValue::from_static("close"));
-                }
-                response
-            })
-            .service(service.clone());
-        std::future::ready(Ok::<_, Infallible>(service))
+        std::future::ready(Ok::<_, Infallible>(ConnectionService {
+            inner: service.clone(),
+            peer: *incoming.remote_addr(),
+            closing: Arc::clone(&closing),
+        }))
     });
     let (graceful, graceful_signal) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, make_service)
@@ -142,6 +130,70 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// One connection's service: gives each request the peer's address as
+/// `ConnectInfo<SocketAddr>`, and while the server stops, marks each response
+/// `Connection: close`.
+///
+/// One service and one future rather than axum's `AddExtension` plus a `map_response`: this
+/// runs on every request, so it costs no more than it must.
+#[derive(Clone, Debug)]
+struct ConnectionService<S> {
+    inner: S,
+    peer: SocketAddr,
+    closing: Arc<AtomicBool>,
+}
+
+impl<S> Service<Request> for ConnectionService<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ConnectionFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        ConnectionFuture {
+            inner: self.inner.call(request),
+            closing: Arc::clone(&self.closing),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ConnectionService`].
+    struct ConnectionFuture<F> {
+        #[pin]
+        inner: F,
+        closing: Arc<AtomicBool>,
+    }
+}
+
+impl<F, E> Future for ConnectionFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        // While stopping, each keep-alive connection closes after its next response, so its
+        // client reconnects to a server that is still accepting instead of racing the close of
+        // an idle connection.
+        if this.closing.load(Ordering::Relaxed) {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

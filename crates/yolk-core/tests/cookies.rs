@@ -594,8 +594,9 @@ async fn missing_layer_is_a_named_rejection() {
     assert_eq!(reply.body, rejection.body_text());
     assert_eq!(
         reply.body,
-        "`Cookies` needs `CookieLayer`: build the app with `yolk_core::App` or add \
-         `CookieLayer::new(keys)` to your router"
+        "`Cookies` needs `CookieLayer` around it on the request's task: build the app with \
+         `yolk_core::App` or add `CookieLayer::new(keys)` to your router, outside any layer \
+         that moves requests to another task (such as tower's `Buffer`)"
     );
 
     assert_eq!(send(&app, "/optional", None).await.body, "none");
@@ -632,4 +633,55 @@ async fn a_write_after_a_bad_signature_leaves_one_sig_header() {
         .collect();
     assert_eq!(sigs.len(), 1, "{sigs:?}");
     assert!(!sigs[0].contains("Max-Age=0"), "{sigs:?}");
+}
+
+#[tokio::test]
+async fn middleware_and_handler_share_one_jar() {
+    async fn visit(cookies: Cookies) -> String {
+        cookies.set("handler", "1", &CookieOptions::new()).unwrap();
+        show(cookies.get("middleware"))
+    }
+    async fn mark(
+        cookies: Cookies,
+        request: Request<Body>,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        cookies
+            .set("middleware", "1", &CookieOptions::new())
+            .unwrap();
+        next.run(request).await
+    }
+    let app: Router = Router::new()
+        .route("/", get(visit))
+        .layer(axum::middleware::from_fn(mark))
+        .layer(CookieLayer::new(Keys::default()));
+    let reply = send(&app, "/", cookie("middleware=sent")).await;
+    // The handler reads what the client sent, and both writes reach the response, in order.
+    assert_eq!(reply.body, "some:sent");
+    assert_eq!(
+        reply.set_cookies,
+        [
+            "middleware=1; HttpOnly; Path=/",
+            "handler=1; HttpOnly; Path=/"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_jar_moved_to_another_task_still_reaches_the_response() {
+    let app: Router = Router::new()
+        .route(
+            "/",
+            get(|cookies: Cookies| async move {
+                tokio::spawn(async move {
+                    cookies.set("spawned", "1", &CookieOptions::new()).unwrap();
+                })
+                .await
+                .unwrap();
+                "ok"
+            }),
+        )
+        .layer(CookieLayer::new(Keys::default()));
+    let reply = send(&app, "/", None).await;
+    assert_eq!(reply.set_cookies, ["spawned=1; HttpOnly; Path=/"]);
 }

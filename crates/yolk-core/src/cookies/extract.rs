@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::Cookies;
-use super::jar::CookieSlot;
+use super::layer::request_jar;
 
 /// Why [`Cookies`] could not be extracted.
 ///
@@ -25,8 +25,9 @@ use super::jar::CookieSlot;
 pub enum CookiesRejection {
     /// The request did not go through [`CookieLayer`](super::CookieLayer).
     #[error(
-        "`Cookies` needs `CookieLayer`: build the app with `yolk_core::App` or add \
-         `CookieLayer::new(keys)` to your router"
+        "`Cookies` needs `CookieLayer` around it on the request's task: build the app with \
+         `yolk_core::App` or add `CookieLayer::new(keys)` to your router, outside any layer \
+         that moves requests to another task (such as tower's `Buffer`)"
     )]
     MissingCookieLayer,
 }
@@ -70,11 +71,7 @@ where
     type Rejection = CookiesRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let slot = parts
-            .extensions
-            .get::<CookieSlot>()
-            .cloned()
-            .ok_or(CookiesRejection::MissingCookieLayer)?;
+        let slot = request_jar().ok_or(CookiesRejection::MissingCookieLayer)?;
         Ok(Self::from_slot(slot, &parts.headers))
     }
 }
@@ -91,10 +88,6 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<CookieSlot>()
-            .cloned()
-            .map(|slot| Self::from_slot(slot, &parts.headers)))
+        Ok(request_jar().map(|slot| Self::from_slot(slot, &parts.headers)))
     }
 }

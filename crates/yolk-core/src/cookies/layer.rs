@@ -1,5 +1,6 @@
 //! [`CookieLayer`], its service and its response future.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -7,18 +8,48 @@ use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::jar::CookieSlot;
 use crate::keys::Keys;
 
+tokio::task_local! {
+    /// The jar of the request whose future is being polled inside a [`CookieLayer`].
+    ///
+    /// A task-local rather than a request extension: a request whose handler never extracts
+    /// `Cookies` then costs no allocation at all, and the hot path of every request stays as
+    /// short as the router's own.
+    static REQUEST_JAR: RequestJar;
+}
+
+/// What [`CookieLayer`] scopes around each request: the keys, and the jar once extracted.
+struct RequestJar {
+    keys: Keys,
+    slot: OnceCell<CookieSlot>,
+}
+
+/// The jar of the request being handled: made on first use, shared by later extractions of
+/// the same request. `None` outside a [`CookieLayer`] (or on another task than the request's).
+pub(super) fn request_jar() -> Option<CookieSlot> {
+    REQUEST_JAR
+        .try_with(|jar| {
+            jar.slot
+                .get_or_init(|| CookieSlot::new(jar.keys.clone()))
+                .clone()
+        })
+        .ok()
+}
+
 /// Gives each request a cookie jar that the [`Cookies`](super::Cookies) extractor reads, and
 /// adds the `Set-Cookie` headers queued in it to the response.
 ///
-/// The jar is lazy: a request whose handler never extracts `Cookies` costs one small allocation
-/// and no parsing. `yolk_core::App` adds this layer with the application's keys; a plain axum
-/// application adds it itself:
+/// The jar is lazy: a request whose handler never extracts `Cookies` costs no allocation and
+/// no parsing. The jar lives on the request's task, so `Cookies` is extracted where axum runs
+/// extractors — in the handler or in middleware inside this layer; a layer that moves the
+/// request to another task (tower's `Buffer`) must sit outside it. `yolk_core::App` adds this
+/// layer with the application's keys; a plain axum application adds it itself:
 ///
 /// ```
 /// use axum::{Router, body::Body, routing::get};
@@ -122,12 +153,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let slot = CookieSlot::new(self.keys.clone());
-        req.extensions_mut().insert(slot.clone());
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let jar = RequestJar {
+            keys: self.keys.clone(),
+            slot: OnceCell::new(),
+        };
         ResponseFuture {
-            inner: self.inner.call(req),
-            slot,
+            inner: REQUEST_JAR.scope(jar, self.inner.call(req)),
         }
     }
 }
@@ -155,8 +187,7 @@ pin_project! {
     /// ```
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: F,
-        slot: CookieSlot,
+        inner: TaskLocalFuture<RequestJar, F>,
     }
 }
 
@@ -173,9 +204,11 @@ where
     type Output = Result<Response<ResBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut res = ready!(this.inner.poll(cx))?;
-        this.slot.flush_into(res.headers_mut());
+        let mut inner = self.project().inner;
+        let mut res = ready!(inner.as_mut().poll(cx))?;
+        if let Some(slot) = inner.take_value().and_then(|jar| jar.slot.into_inner()) {
+            slot.flush_into(res.headers_mut());
+        }
         Poll::Ready(Ok(res))
     }
 }
