@@ -383,8 +383,9 @@ impl After {
             .map_or(0, |skip| skip.0);
         let mask = self.mask & !skip;
         let status = response.status();
+        // No `reserve`: a small response's header map already has room for these, and
+        // reserving ahead would grow it on every request.
         let headers = response.headers_mut();
-        headers.reserve(shared.headers.len() + 3);
         for header in &shared.headers {
             if mask & header.bit != 0 {
                 headers
@@ -612,18 +613,21 @@ fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), Securi
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
+/// The value of cookie `name` in the request's `Cookie` headers: the first pair of that name
+/// decides, and an empty value counts as none.
+///
+/// Runs on every request, so it scans bytes and checks only the value it returns, rather than
+/// validating every cookie a browser sends.
 pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then(|| value.trim_matches('"'))
+    let value = headers.get_all(COOKIE).iter().find_map(|header| {
+        header.as_bytes().split(|&byte| byte == b';').find_map(|pair| {
+            pair.trim_ascii()
+                .strip_prefix(name.as_bytes())?
+                .strip_prefix(b"=")
         })
-        .filter(|value| !value.is_empty())
+    })?;
+    let value = std::str::from_utf8(value).ok()?.trim_matches('"');
+    (!value.is_empty()).then_some(value)
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -695,6 +699,14 @@ mod tests {
         assert_eq!(cookie_value(&headers, "csrf"), None);
         headers.insert(COOKIE, HeaderValue::from_static("xcsrfToken=1; csrfToken="));
         assert_eq!(cookie_value(&headers, "csrfToken"), None);
+        headers.insert(COOKIE, HeaderValue::from_static("csrfToken = 1; csrfToken=\"q\""));
+        assert_eq!(cookie_value(&headers, "csrfToken"), Some("q"));
+        // Another cookie's bytes that are not visible ASCII do not hide this one.
+        headers.insert(COOKIE, HeaderValue::from_bytes(b"n=\xe9; csrfToken=ok").unwrap());
+        assert_eq!(cookie_value(&headers, "csrfToken"), Some("ok"));
+        headers.insert(COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(COOKIE, HeaderValue::from_static("csrfToken=second"));
+        assert_eq!(cookie_value(&headers, "csrfToken"), Some("second"));
     }
 
     #[test]
