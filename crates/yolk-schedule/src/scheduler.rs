@@ -794,13 +794,16 @@ fn aligned_next(after: DateTime<Utc>, every: Duration) -> Option<DateTime<Utc>> 
     DateTime::from_timestamp_millis(next)
 }
 
-/// Sleeps until the wall clock reads `at` (re-checking, as the monotonic and the wall clocks
-/// may drift apart).
+/// Sleeps until the wall clock reads `at`, waking at least once a minute to look again: the
+/// monotonic clock that `sleep` uses stands still while the machine is suspended, and the wall
+/// clock may be stepped.
 async fn sleep_until_wall(at: DateTime<Utc>) {
     loop {
         let left = at - Utc::now();
         match left.to_std() {
-            Ok(left) if !left.is_zero() => tokio::time::sleep(left).await,
+            Ok(left) if !left.is_zero() => {
+                tokio::time::sleep(left.min(Duration::from_secs(60))).await;
+            }
             _ => return,
         }
     }
