@@ -35,8 +35,10 @@ pub const REPORT_TOPIC: &str = "yolk-schedule:report";
 struct Dispatch {
     job: String,
     tick: u64,
-    /// When the tick was due, in milliseconds since the Unix epoch.
-    due_ms: i64,
+    /// When the tick was due, in milliseconds since the Unix epoch; absent from the ticks of
+    /// an agent still running an older binary during a rolling reload.
+    #[serde(default)]
+    due_ms: Option<i64>,
 }
 
 /// How a run ended.
@@ -861,7 +863,7 @@ async fn dispatch(inner: &Arc<Inner>, entry: &Arc<Entry>, tick: u64, at: DateTim
     let payload = Dispatch {
         job: entry.name.to_string(),
         tick,
-        due_ms: at.timestamp_millis(),
+        due_ms: Some(at.timestamp_millis()),
     };
     let sent = inner
         .messenger
@@ -900,7 +902,7 @@ fn on_tick(inner: &Arc<Inner>, message: &Message) {
     };
     let messenger = Arc::clone(&inner.messenger);
     tokio::spawn(async move {
-        let due = DateTime::from_timestamp_millis(dispatch.due_ms);
+        let due = dispatch.due_ms.and_then(DateTime::from_timestamp_millis);
         let report = execute(&entry, dispatch.tick, due).await;
         if let Err(error) = messenger.send_to_agent(REPORT_TOPIC, &report) {
             tracing::warn!(target: "yolk_schedule", job = &*entry.name, "report not delivered: {error}");
@@ -1034,6 +1036,29 @@ mod tests {
             aligned_next(on, every).unwrap().timestamp_millis(),
             1_000_020_000
         );
+    }
+
+    #[tokio::test]
+    async fn a_worker_tick_carries_when_it_was_due() {
+        let (sender, mut due) = tokio::sync::mpsc::unbounded_channel();
+        let scheduler = Scheduler::local()
+            .job(Job::interval("w", "20ms", move |ctx| {
+                let _ = sender.send(ctx.due());
+                async { Ok(()) }
+            }))
+            .unwrap();
+        let before = Utc::now();
+        scheduler.start().unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(10), due.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a tick has a due time");
+        scheduler.stop();
+        assert!(first >= before && first <= Utc::now(), "{first}");
+        // A tick from an agent of an older binary has none, and still runs.
+        let old: Dispatch = serde_json::from_str(r#"{"job":"w","tick":1}"#).unwrap();
+        assert_eq!(old.due_ms, None);
     }
 
     #[tokio::test]
