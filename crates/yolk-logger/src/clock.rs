@@ -66,16 +66,6 @@ pub(crate) fn civil(unix_secs: i64) -> Civil {
     }
 }
 
-/// Unix seconds of the next local midnight (`hourly`: the next full hour) after `unix_secs`.
-pub(crate) fn next_boundary(unix_secs: i64, hourly: bool) -> i64 {
-    let period = if hourly { 3600 } else { 86_400 };
-    let offset = offset_at(unix_secs);
-    let local = unix_secs + offset;
-    let next_local = (local.div_euclid(period) + 1) * period;
-    // Around an offset change the guess may land an hour off; never go backwards.
-    (next_local - offset_at(next_local - offset)).max(unix_secs + 1)
-}
-
 /// `(year, month, day)` of the day `days` after 1970-01-01 (Howard Hinnant's algorithm).
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -88,6 +78,13 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// Unix seconds of the local midnight that starts `(year, month, day)`, for tests.
+#[cfg(test)]
+pub(crate) fn midnight(year: i64, month: u32, day: u32) -> i64 {
+    let local = days_from_civil(year, month, day) * 86_400;
+    local - offset_at(local)
 }
 
 /// Days after 1970-01-01 of `(year, month, day)`.
@@ -176,17 +173,5 @@ mod tests {
             .strftime("%Y-%m-%d %H:%M:%S,%3f")
             .to_string();
         assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn next_midnight_is_a_local_midnight() {
-        let now = 1_795_510_800;
-        let next = next_boundary(now, false);
-        assert!(next > now && next - now <= 86_400 + 3600);
-        let c = civil(next);
-        assert_eq!((c.hour, c.minute, c.second), (0, 0, 0));
-        let next_hour = next_boundary(now, true);
-        assert_eq!(civil(next_hour).minute, 0);
-        assert!(next_hour - now <= 3600);
     }
 }

@@ -235,8 +235,8 @@ pub struct LoggerConfig {
     /// Rotated files dated more than this many days before today are deleted; `0` keeps
     /// them all. Default: `31`.
     pub max_days: u32,
-    /// How often the agent checks sizes for `rotate = "size"`, in milliseconds.
-    /// Default: `60000`.
+    /// How often the agent checks sizes for `rotate = "size"` (the `logger.check_size` job),
+    /// in milliseconds, at least 100. Default: `60000`.
     pub size_check_ms: u64,
     /// A file's buffer is written once it holds this many bytes. Default: `65536`.
     pub buffer_bytes: usize,

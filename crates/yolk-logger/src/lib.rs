@@ -20,7 +20,9 @@ pub use error::LoggerError;
 pub use extract::{LogContext, LogContextRejection};
 pub use layer::RequestLogLayer;
 pub use loggers::{CONSOLE_LEVEL_VAR, LogFile, LogLayer, Loggers, LoggersBuilder};
-pub use plugin::{Logger, PID_FILE, REOPEN_TOPIC, ROTATE_TOPIC, pid_file, rotate_logs};
+pub use plugin::{
+    CHECK_SIZE_JOB, Logger, PID_FILE, REOPEN_TOPIC, ROTATE_JOB, ROTATE_TOPIC, pid_file, rotate_logs,
+};
 pub use rotate::{Rotated, Rotator, Trigger};
 pub use service::REQUEST_TARGET;
 pub use writer::{FileWriter, WriterOptions};

@@ -9,6 +9,7 @@ use yolk_core::messenger::MessengerExt;
 use yolk_core::plugin::Role;
 use yolk_core::request::ProxyConfig;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Middleware, Plugin};
+use yolk_schedule::{Job, PluginJobs};
 
 use crate::clock;
 use crate::config::{LoggerConfig, Rotate};
@@ -24,6 +25,21 @@ pub const ROTATE_TOPIC: &str = "yolk-logger:rotate";
 /// The file under `run/` holding the pid of the process that rotates (the agent, or the one
 /// process in single mode): `kill -USR1 $(cat run/logger-agent.pid)` rotates now.
 pub const PID_FILE: &str = "logger-agent.pid";
+/// The yolk-schedule job that rotates the `day` and `hour` files: a cron job in the local
+/// zone, at each midnight (each full hour when a file rotates hourly), run in the agent. Run
+/// on demand (`Scheduler::run`), it rotates every file now, as `rotate-logs` does.
+///
+/// ```
+/// assert_eq!(yolk_logger::ROTATE_JOB, "logger.rotate");
+/// ```
+pub const ROTATE_JOB: &str = "logger.rotate";
+/// The yolk-schedule job that rotates the `size` files that reached `max_size`: every
+/// `size_check_ms` and once at start, run in the agent.
+///
+/// ```
+/// assert_eq!(yolk_logger::CHECK_SIZE_JOB, "logger.check_size");
+/// ```
+pub const CHECK_SIZE_JOB: &str = "logger.check_size";
 
 /// The logger plugin: reads `[logger]`, installs the process's `tracing` subscriber, adds the
 /// `request_log` middleware, and in the agent rotates the files for the whole cluster.
@@ -31,10 +47,17 @@ pub const PID_FILE: &str = "logger-agent.pid";
 /// - `config_did_load`: builds [`Loggers`] and installs them as the global subscriber (once
 ///   per process; when one is already set it warns and goes on), provides them as a service,
 ///   and reopens the files whenever the agent broadcasts [`REOPEN_TOPIC`];
+/// - `did_load`: adds its periodic rotation as yolk-schedule jobs of type `agent`:
+///   [`ROTATE_JOB`] (`logger.rotate`, at each local midnight or full hour) and
+///   [`CHECK_SIZE_JOB`] (`logger.check_size`, every `size_check_ms`), each only when some file
+///   rotates that way. With the schedule plugin in the app they are its jobs (in
+///   `logs/yolk-schedule.log`, run on demand with `Scheduler::run`); without it the logger
+///   runs them on a scheduler of its own in the agent;
 /// - `did_ready`: turns the console off when `disable_console_after_ready` holds;
-/// - `agent`: writes `run/logger-agent.pid`, rotates on schedule (midnight, each hour, size
-///   checks), on `SIGUSR1` and on [`ROTATE_TOPIC`], then broadcasts [`REOPEN_TOPIC`];
-/// - `before_close`: writes every buffered line.
+/// - `agent`: writes `run/logger-agent.pid`, starts those jobs when the schedule plugin is not
+///   there, and rotates on `SIGUSR1` and on [`ROTATE_TOPIC`]. Every rotation renames in the
+///   agent, once for the cluster, then broadcasts [`REOPEN_TOPIC`];
+/// - `before_close`: stops its own jobs, writes every buffered line.
 ///
 /// ```
 /// use yolk_core::App;
@@ -53,6 +76,8 @@ pub const PID_FILE: &str = "logger-agent.pid";
 pub struct Logger {
     config: LoggerConfig,
     loggers: OnceLock<Loggers>,
+    rotation: OnceLock<Rotation>,
+    jobs: PluginJobs,
 }
 
 impl Logger {
@@ -97,6 +122,11 @@ impl Plugin for Logger {
         "logger"
     }
 
+    fn optional_dependencies(&self) -> &[&'static str] {
+        // Loaded first when enabled, so that `did_load` hands the rotation jobs to it.
+        &["schedule"]
+    }
+
     fn configure(&mut self, config: &Config) -> Result<(), ConfigError> {
         self.config = config.section(self.name(), &self.config)?;
         Ok(())
@@ -127,6 +157,47 @@ impl Plugin for Logger {
         Ok(())
     }
 
+    async fn did_load(&self, app: &AppContext) -> Result<(), BoxError> {
+        let loggers = self.loggers()?;
+        let rotator =
+            Rotator::new(loggers.dir(), loggers.files().to_vec()).with_limits(&self.config);
+        let rotation = Rotation {
+            rotator: Arc::new(rotator),
+            messenger: Arc::clone(app.messenger()),
+        };
+        let hourly = rotation.rotator.has(Rotate::Hour);
+        let daily = rotation.rotator.has(Rotate::Day);
+        if hourly || daily {
+            let expression = if hourly { "0 0 * * * *" } else { "0 0 0 * * *" };
+            let rotate = rotation.clone();
+            let job = Job::cron(ROTATE_JOB, expression, move |ctx| {
+                let rotate = rotate.clone();
+                let due = ctx.due().map(|due| due.timestamp());
+                async move {
+                    for trigger in scheduled(due, hourly, daily) {
+                        rotate.run(trigger).await?;
+                    }
+                    Ok(())
+                }
+            });
+            self.jobs.add(app, job.time_zone("local").agent())?;
+        }
+        if rotation.rotator.has(Rotate::Size) {
+            let every = format!("{}ms", self.config.size_check_ms.max(100));
+            let check = rotation.clone();
+            let job = Job::interval(CHECK_SIZE_JOB, every, move |_| {
+                let check = check.clone();
+                async move {
+                    check.run(Trigger::Size).await?;
+                    Ok(())
+                }
+            });
+            self.jobs.add(app, job.agent().immediate(true))?;
+        }
+        let _ = self.rotation.set(rotation);
+        Ok(())
+    }
+
     async fn did_ready(&self, app: &AppContext) -> Result<(), BoxError> {
         if self.config.console_off_after_ready(app.env()) && !self.config.stdout_only {
             self.loggers()?.disable_console();
@@ -146,41 +217,34 @@ impl Plugin for Logger {
     }
 
     async fn agent(&self, app: &AppContext) -> Result<(), BoxError> {
-        let loggers = self.loggers()?;
-        let rotator =
-            Rotator::new(loggers.dir(), loggers.files().to_vec()).with_limits(&self.config);
+        let rotation = self
+            .rotation
+            .get()
+            .ok_or("the logger plugin's did_load did not run")?;
         write_pid_file(app.base_dir())?;
-        let rotation = Rotation {
-            rotator: Arc::new(rotator),
-            messenger: Arc::clone(app.messenger()),
-        };
-        if rotation.rotator.has(Rotate::Day) || rotation.rotator.has(Rotate::Hour) {
-            tokio::spawn(rotation.clone().schedule());
-        }
-        if rotation.rotator.has(Rotate::Size) {
-            let every = Duration::from_millis(self.config.size_check_ms.max(100));
-            tokio::spawn(rotation.clone().check_sizes(every));
-        }
+        self.jobs.start(app)?;
         {
             use tokio::signal::unix::{SignalKind, signal};
             let mut usr1 = signal(SignalKind::user_defined1())?;
             let rotation = rotation.clone();
             tokio::spawn(async move {
                 while usr1.recv().await.is_some() {
-                    rotation.run(Trigger::Now).await;
+                    rotation.run_logged(Trigger::Now).await;
                 }
             });
         }
         let mut asked = app.messenger().subscribe(ROTATE_TOPIC);
+        let rotation = rotation.clone();
         tokio::spawn(async move {
             while asked.recv().await.is_some() {
-                rotation.run(Trigger::Now).await;
+                rotation.run_logged(Trigger::Now).await;
             }
         });
         Ok(())
     }
 
     async fn before_close(&self, _app: &AppContext) -> Result<(), BoxError> {
+        self.jobs.stop();
         if let Some(loggers) = self.loggers.get() {
             let loggers = loggers.clone();
             tokio::task::spawn_blocking(move || loggers.flush()).await?;
@@ -198,77 +262,68 @@ struct Rotation {
 
 impl Rotation {
     /// Rotates, then tells every process to reopen its files.
-    async fn run(&self, trigger: Trigger) {
+    async fn run(&self, trigger: Trigger) -> Result<(), BoxError> {
         let rotator = Arc::clone(&self.rotator);
-        let outcome = tokio::task::spawn_blocking(move || rotator.rotate(trigger)).await;
-        match outcome {
-            Ok(Ok(rotated)) if !rotated.renamed.is_empty() => {
-                tracing::info!(
-                    target: "yolk_logger::rotate",
-                    "rotated {} log files ({trigger:?})",
-                    rotated.renamed.len()
-                );
-                for attempt in 1..=5 {
-                    match self.messenger.broadcast(REOPEN_TOPIC, &()) {
-                        Ok(()) => break,
-                        Err(error) => {
-                            tracing::warn!(target: "yolk_logger::rotate", "reopen request failed (attempt {attempt}): {error}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
+        let rotated = tokio::task::spawn_blocking(move || rotator.rotate(trigger)).await??;
+        if rotated.renamed.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            target: "yolk_logger::rotate",
+            "rotated {} log files ({trigger:?})",
+            rotated.renamed.len()
+        );
+        let attempts = 5;
+        let mut attempt = 1;
+        loop {
+            match self.messenger.broadcast(REOPEN_TOPIC, &()) {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < attempts => {
+                    tracing::warn!(target: "yolk_logger::rotate", "reopen request failed (attempt {attempt}): {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    attempt += 1;
                 }
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::error!(target: "yolk_logger::rotate", "{error}"),
-            Err(error) => {
-                tracing::error!(target: "yolk_logger::rotate", "rotation stopped: {error}")
+                Err(error) => {
+                    return Err(format!(
+                        "rotated, but the reopen request failed {attempts} times: {error}"
+                    )
+                    .into());
+                }
             }
         }
     }
 
-    /// Sleeps to each local midnight (each full hour when a file rotates hourly) and rotates.
-    async fn schedule(self) {
-        let hourly = self.rotator.has(Rotate::Hour);
-        let daily = self.rotator.has(Rotate::Day);
-        loop {
-            let now = clock::now_ms().div_euclid(1000);
-            let boundary = clock::next_boundary(now, hourly);
-            loop {
-                let now_ms = clock::now_ms();
-                let left = boundary * 1000 - now_ms;
-                if left <= 0 {
-                    break;
-                }
-                // Wake at least every minute: the wall clock may jump.
-                let wait = u64::try_from(left.min(60_000)).unwrap_or(60_000);
-                tokio::time::sleep(Duration::from_millis(wait + 5)).await;
-            }
-            if hourly {
-                self.run(Trigger::Scheduled {
-                    boundary,
-                    hourly: true,
-                })
-                .await;
-            }
-            let at = clock::civil(boundary);
-            if daily && at.hour == 0 && at.minute == 0 {
-                self.run(Trigger::Scheduled {
-                    boundary,
-                    hourly: false,
-                })
-                .await;
-            }
+    /// [`run`](Self::run) for a rotation asked for by a signal or a message: a failure is
+    /// logged, as nobody waits for the outcome.
+    async fn run_logged(&self, trigger: Trigger) {
+        if let Err(error) = self.run(trigger).await {
+            tracing::error!(target: "yolk_logger::rotate", "{error}");
         }
     }
+}
 
-    async fn check_sizes(self, every: Duration) {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            self.run(Trigger::Size).await;
-        }
+/// What a tick of [`ROTATE_JOB`] due at `due` (Unix seconds, a local full hour or midnight)
+/// rotates: the hour that ended there, and at a local midnight the day too; a run on demand
+/// (`None`) rotates every file now.
+fn scheduled(due: Option<i64>, hourly: bool, daily: bool) -> Vec<Trigger> {
+    let Some(boundary) = due else {
+        return vec![Trigger::Now];
+    };
+    let mut triggers = Vec::new();
+    if hourly {
+        triggers.push(Trigger::Scheduled {
+            boundary,
+            hourly: true,
+        });
     }
+    let at = clock::civil(boundary);
+    if daily && at.hour == 0 && at.minute == 0 {
+        triggers.push(Trigger::Scheduled {
+            boundary,
+            hourly: false,
+        });
+    }
+    triggers
 }
 
 /// `run/logger-agent.pid` under `base_dir`.
@@ -318,4 +373,83 @@ pub fn rotate_logs(base_dir: impl AsRef<Path>) -> Result<u32, LoggerError> {
     rustix::process::kill_process(target, rustix::process::Signal::USR1)
         .map_err(|e| LoggerError::io("signal the process of", &path, e.into()))?;
     Ok(u32::try_from(pid).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::clock::midnight;
+
+    /// Marks the child processes of the test below.
+    const ZONE_CHILD: &str = "YOLK_LOGGER_TEST_ZONE_CHILD";
+
+    /// The job's cron, read in yolk-schedule's `local` zone, fires at the midnights the
+    /// rotator's clock computes — here, and (as both clocks read `TZ` once per process) in
+    /// child processes in zones with a 45-minute offset and with European and American
+    /// daylight saving time, across their changes.
+    #[test]
+    fn the_cron_fires_at_the_clocks_local_midnights() {
+        let trigger = yolk_schedule::Trigger::cron(ROTATE_JOB, "0 0 0 * * *", Some("local"));
+        let trigger = trigger.unwrap();
+        let days = [(2026, 1, 10), (2026, 3, 8), (2026, 3, 29), (2026, 7, 1)];
+        for (year, month, day) in days.into_iter().chain([(2026, 10, 25), (2026, 11, 1)]) {
+            let at = midnight(year, month, day);
+            let noon = chrono::DateTime::from_timestamp(at - 12 * 3600, 0).unwrap();
+            let next = trigger.next_after(noon).unwrap();
+            assert_eq!(next.timestamp(), at, "{year}-{month}-{day}");
+        }
+        if std::env::var_os(ZONE_CHILD).is_some() {
+            assert_ne!(
+                clock::offset_at(midnight(2026, 1, 10)),
+                0,
+                "TZ was not read"
+            );
+            return;
+        }
+        let name = "plugin::tests::the_cron_fires_at_the_clocks_local_midnights";
+        for tz in [
+            "<+0545>-5:45",
+            "CET-1CEST,M3.5.0,M10.5.0/3",
+            "EST5EDT,M3.2.0,M11.1.0",
+        ] {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name])
+                .env("TZ", tz)
+                .env(ZONE_CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "TZ={tz}:\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
+    #[test]
+    fn a_tick_rotates_the_hour_and_at_midnight_the_day() {
+        let midnight = midnight(2026, 11, 24);
+        let hour = |boundary| Trigger::Scheduled {
+            boundary,
+            hourly: true,
+        };
+        let day = |boundary| Trigger::Scheduled {
+            boundary,
+            hourly: false,
+        };
+        assert_eq!(
+            scheduled(Some(midnight), true, true),
+            [hour(midnight), day(midnight)]
+        );
+        assert_eq!(scheduled(Some(midnight), false, true), [day(midnight)]);
+        let ten = midnight + 10 * 3600;
+        assert_eq!(scheduled(Some(ten), true, true), [hour(ten)]);
+        // A daily-only tick that is no midnight (a cron overridden in the config) rotates
+        // nothing, rather than naming a day that has not ended.
+        assert!(scheduled(Some(ten), false, true).is_empty());
+        // On demand: everything, now.
+        assert_eq!(scheduled(None, true, true), [Trigger::Now]);
+    }
 }

@@ -378,17 +378,13 @@ fn write_state(lock: &mut File, state: &State, path: &Path) -> Result<(), Logger
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::midnight;
 
     fn files(dir: &Path, rotate: Rotate) -> Vec<LogFile> {
         vec![LogFile {
             path: dir.join("app.log"),
             rotate,
         }]
-    }
-
-    fn midnight(year: i64, month: u32, day: u32) -> i64 {
-        let local = clock::days_from_civil(year, month, day) * 86_400;
-        local - clock::offset_at(local)
     }
 
     #[test]

@@ -61,8 +61,9 @@ pub struct MultipartConfig {
     pub file_extensions: Vec<String>,
     /// Extensions replacing Egg's whitelist (and `file_extensions`). Default: unset.
     pub whitelist: Option<Vec<String>>,
-    /// How often the agent sweeps `tmpdir` for files left by crashed requests, in seconds;
-    /// `0` turns the sweep off. Default: `3600`.
+    /// How often the agent sweeps `tmpdir` for files left by crashed requests (the
+    /// `multipart.sweep` job, which also runs once at start), in seconds; `0` turns the sweep
+    /// off. Default: `3600`.
     pub sweep_interval_secs: u64,
     /// How old a temp file must be for the sweep to remove it, in seconds. Default: `86400`
     /// (one day, as Egg keeps them).

@@ -17,7 +17,7 @@ pub use error::{BoxError, MultipartError};
 pub use extract::{Field, Multipart, MultipartRejection, Upload};
 pub use layer::MultipartLayer;
 pub use limits::{ByteSize, GIB, KIB, LimitKind, Limits, MAX_PART_HEADER_BYTES, MIB};
-pub use plugin::MultipartPlugin;
+pub use plugin::{MultipartPlugin, SWEEP_JOB};
 pub use service::MultipartService;
 pub use tmp::{SavedFile, Sweep, default_tmpdir, sweep};
 pub use whitelist::{DEFAULT_EXTENSIONS, Whitelist, extension, sanitize_file_name};

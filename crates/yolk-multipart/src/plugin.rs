@@ -1,20 +1,32 @@
 //! [`MultipartPlugin`]: uploads as a yolk plugin.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::task::JoinHandle;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Middleware, Plugin};
+use yolk_schedule::{Job, PluginJobs};
 
 use crate::config::MultipartConfig;
 use crate::layer::MultipartLayer;
 use crate::tmp::sweep;
 use crate::whitelist::Whitelist;
 
+/// The yolk-schedule job that sweeps `tmpdir` for upload temp files left by crashed requests:
+/// every `sweep_interval_secs` and once at start, in the agent (or the one process).
+///
+/// ```
+/// assert_eq!(yolk_multipart::SWEEP_JOB, "multipart.sweep");
+/// ```
+pub const SWEEP_JOB: &str = "multipart.sweep";
+
 /// The multipart plugin: reads `[multipart]`, adds the `multipart` middleware (a
 /// [`MultipartLayer`] built from the section), and sweeps the temp dir from the agent (or
 /// in-process in single mode) for files left by crashed requests.
+///
+/// The sweep is the yolk-schedule job [`SWEEP_JOB`] (`multipart.sweep`, type `agent`), unless
+/// `sweep_interval_secs` is `0`. With the schedule plugin in the app it is one of its jobs
+/// (logged in `logs/yolk-schedule.log`, run on demand with `Scheduler::run`); without it, the
+/// plugin runs the same job on a scheduler of its own in the agent.
 ///
 /// ```
 /// use yolk_core::App;
@@ -37,7 +49,7 @@ use crate::whitelist::Whitelist;
 pub struct MultipartPlugin {
     config: MultipartConfig,
     whitelist: Option<Whitelist>,
-    sweeper: Mutex<Option<JoinHandle<()>>>,
+    jobs: PluginJobs,
 }
 
 impl MultipartPlugin {
@@ -107,6 +119,11 @@ impl Plugin for MultipartPlugin {
         "multipart"
     }
 
+    fn optional_dependencies(&self) -> &[&'static str] {
+        // Loaded first when enabled, so that `did_load` hands the sweep to it.
+        &["schedule"]
+    }
+
     fn configure(&mut self, config: &Config) -> Result<(), ConfigError> {
         self.config = config.section(self.name(), &self.config)?;
         Ok(())
@@ -116,49 +133,43 @@ impl Plugin for MultipartPlugin {
         vec![Middleware::new(self.name(), self.layer())]
     }
 
-    async fn agent(&self, _app: &AppContext) -> Result<(), BoxError> {
+    async fn did_load(&self, app: &AppContext) -> Result<(), BoxError> {
         if self.config.sweep_interval_secs == 0 {
             return Ok(());
         }
         let tmpdir = self.config.tmpdir.clone();
-        let every = Duration::from_secs(self.config.sweep_interval_secs);
         let max_age = Duration::from_secs(self.config.sweep_max_age_secs);
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                match sweep(&tmpdir, max_age).await {
-                    Ok(swept) if swept.files > 0 => tracing::info!(
-                        files = swept.files,
-                        dirs = swept.dirs,
-                        tmpdir = %tmpdir.display(),
-                        "removed leftover uploads"
-                    ),
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(
-                        %error,
-                        tmpdir = %tmpdir.display(),
-                        "cannot sweep the upload temp dir"
-                    ),
+        let every = format!("{}s", self.config.sweep_interval_secs);
+        let job = Job::interval(SWEEP_JOB, every, move |ctx| {
+            let tmpdir = tmpdir.clone();
+            async move {
+                let swept = sweep(&tmpdir, max_age).await.map_err(|error| {
+                    format!(
+                        "cannot sweep the upload temp dir {}: {error}",
+                        tmpdir.display()
+                    )
+                })?;
+                if swept.files > 0 {
+                    ctx.logger().info(&format!(
+                        "removed {} leftover uploads and {} empty directories from {}",
+                        swept.files,
+                        swept.dirs,
+                        tmpdir.display()
+                    ));
                 }
+                Ok(())
             }
         });
-        let mut sweeper = self.sweeper.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = sweeper.replace(task) {
-            old.abort();
-        }
+        self.jobs.add(app, job.agent().immediate(true))?;
         Ok(())
     }
 
+    async fn agent(&self, app: &AppContext) -> Result<(), BoxError> {
+        Ok(self.jobs.start(app)?)
+    }
+
     async fn before_close(&self, _app: &AppContext) -> Result<(), BoxError> {
-        if let Some(task) = self
-            .sweeper
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            task.abort();
-        }
+        self.jobs.stop();
         Ok(())
     }
 }

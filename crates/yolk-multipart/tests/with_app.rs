@@ -10,7 +10,8 @@ use common::{Form, files_under};
 use http::StatusCode;
 use serde_json::json;
 use yolk_core::App;
-use yolk_multipart::{MultipartPlugin, Upload, Whitelist};
+use yolk_multipart::{MultipartPlugin, SWEEP_JOB, Upload, Whitelist};
+use yolk_schedule::{Schedule, Scheduler};
 use yolk_test::TestApp;
 
 async fn files(upload: Upload) -> String {
@@ -140,22 +141,41 @@ async fn disabling_the_middleware_leaves_a_clear_error() {
         .assert_text_contains("need `MultipartLayer`");
 }
 
+/// Writes an upload temp file under `tmp` (in an hour directory of 2020) last modified two
+/// days ago: what a crashed request leaves.
+fn leftover(tmp: &Path, name: &str) -> std::path::PathBuf {
+    let hour = tmp.join("2020/01/02/03");
+    std::fs::create_dir_all(&hour).unwrap();
+    let path = hour.join(name);
+    std::fs::write(&path, b"crashed").unwrap();
+    let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    path
+}
+
+async fn wait_until_gone(path: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} is still there",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_agent_sweeps_leftovers_of_crashed_requests() {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("uploads");
-    let old_dir = tmp.join("2020/01/02/03");
-    std::fs::create_dir_all(&old_dir).unwrap();
-    let leftover = old_dir.join("0123456789abcdef0123456789abcdef.png");
-    std::fs::write(&leftover, b"crashed").unwrap();
-    let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(&leftover)
-        .unwrap()
-        .set_modified(two_days_ago)
-        .unwrap();
-    let recent = old_dir.join("fedcba9876543210fedcba9876543210.png");
+    let leftover = leftover(&tmp, "0123456789abcdef0123456789abcdef.png");
+    let recent = leftover.with_file_name("fedcba9876543210fedcba9876543210.png");
     std::fs::write(&recent, b"in progress").unwrap();
     let foreign = tmp.join("keep-me.txt");
     std::fs::write(&foreign, b"not an upload").unwrap();
@@ -164,14 +184,64 @@ async fn the_agent_sweeps_leftovers_of_crashed_requests() {
     let app = TestApp::new(builder(dir.path(), &config).plugin(MultipartPlugin::new()))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while leftover.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the leftover is still there"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_gone(&leftover).await;
     assert!(recent.exists() && foreign.exists());
+    app.close().await;
+}
+
+/// With the schedule plugin, the sweep is its job: listed, overridden by `[schedule.jobs]`
+/// (no run at start here), logged in `yolk-schedule.log`, and run on demand.
+#[tokio::test]
+async fn with_the_schedule_plugin_the_sweep_is_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("uploads");
+    let config = format!(
+        "[multipart]\ntmpdir = {:?}\n\n[schedule.jobs.\"multipart.sweep\"]\nimmediate = false\n",
+        tmp.display().to_string()
+    );
+    let builder = builder(dir.path(), &config)
+        .plugin(MultipartPlugin::new())
+        .plugin(Schedule::new());
+    let app = TestApp::new(builder).await.unwrap();
+    let scheduler = app.service::<Scheduler>().unwrap();
+    assert_eq!(scheduler.job_names(), [SWEEP_JOB]);
+    let leftover = leftover(&tmp, "0123456789abcdef0123456789abcdef.bin");
+    let recent = leftover.with_file_name("fedcba9876543210fedcba9876543210.bin");
+    std::fs::write(&recent, b"in progress").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(leftover.exists(), "swept without being asked");
+
+    let report = scheduler.run(SWEEP_JOB).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert!(!leftover.exists() && recent.exists());
+    let log = std::fs::read_to_string(dir.path().join("logs/yolk-schedule.log")).unwrap();
+    assert!(
+        log.contains("[multipart.sweep] removed 1 leftover uploads and 0 empty directories"),
+        "{log}"
+    );
+    assert!(log.contains("[multipart.sweep] tick 0 succeeded"), "{log}");
+    app.close().await;
+}
+
+/// Without the schedule plugin the plugin runs the same job on a scheduler of its own: once
+/// at start, then every `sweep_interval_secs`.
+#[tokio::test]
+async fn without_the_schedule_plugin_the_sweep_runs_on_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("uploads");
+    let at_start = leftover(&tmp, "0123456789abcdef0123456789abcdef.png");
+    let config = format!(
+        "[multipart]\ntmpdir = {:?}\nsweep_interval_secs = 1\n",
+        tmp.display().to_string()
+    );
+    let app = TestApp::new(builder(dir.path(), &config).plugin(MultipartPlugin::new()))
+        .await
+        .unwrap();
+    assert!(!yolk_schedule::is_scheduled(app.context()));
+    wait_until_gone(&at_start).await;
+    // Let the run at start finish, then leave another file for a later tick.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let later = leftover(&tmp, "fedcba9876543210fedcba9876543210.png");
+    wait_until_gone(&later).await;
     app.close().await;
 }

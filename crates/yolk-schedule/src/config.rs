@@ -75,7 +75,8 @@ pub struct JobConfig {
     /// Replaces the trigger with a cron expression (6 fields, seconds first).
     /// Default: as registered.
     pub cron: Option<String>,
-    /// The cron expression's time zone (IANA name). Default: as registered, else UTC.
+    /// The cron expression's time zone (IANA name, or `local`). Default: as registered, else
+    /// UTC.
     pub time_zone: Option<String>,
     /// Runs once right after ready. Default: as registered.
     pub immediate: Option<bool>,

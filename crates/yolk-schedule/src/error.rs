@@ -38,9 +38,10 @@ pub enum ScheduleError {
         /// The parser's reason.
         reason: String,
     },
-    /// A time zone that is not an IANA name.
+    /// A time zone that is neither an IANA name nor `local`.
     #[error(
-        "job `{job}`: time zone `{value}` is unknown; use an IANA name such as `Europe/Berlin`"
+        "job `{job}`: time zone `{value}` is unknown; use an IANA name such as `Europe/Berlin`, \
+         or `local` for this machine's zone"
     )]
     TimeZone {
         /// The job.

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use yolk_core::BoxError;
 
@@ -24,10 +25,14 @@ pub enum JobType {
     /// (a per-tick lock). Interval ticks are aligned to the wall clock so that instances agree
     /// on them.
     Cluster,
+    /// In the agent itself, beside its timers, per tick: work done once for the whole
+    /// cluster that no worker should race for — the logger's rotation, multipart's temp
+    /// sweep. In one process, in that process.
+    Agent,
 }
 
 impl JobType {
-    /// `worker`, `all` or `cluster`.
+    /// `worker`, `all`, `cluster` or `agent`.
     ///
     /// ```
     /// assert_eq!(yolk_schedule::JobType::All.as_str(), "all");
@@ -37,6 +42,7 @@ impl JobType {
             Self::Worker => "worker",
             Self::All => "all",
             Self::Cluster => "cluster",
+            Self::Agent => "agent",
         }
     }
 }
@@ -61,11 +67,13 @@ where
     }
 }
 
-/// What a run sees: the job's name, the tick, and a logger to the schedule log.
+/// What a run sees: the job's name, the tick, when it was due, and a logger to the schedule
+/// log.
 #[derive(Clone, Debug)]
 pub struct JobContext {
     pub(crate) job: Arc<str>,
     pub(crate) tick: u64,
+    pub(crate) due: Option<DateTime<Utc>>,
     pub(crate) logger: JobLogger,
 }
 
@@ -106,6 +114,27 @@ impl JobContext {
     /// ```
     pub fn tick(&self) -> u64 {
         self.tick
+    }
+
+    /// When the tick was due: the time a cron expression named (so a job that runs at
+    /// midnight knows which midnight, however late it starts), or for an interval or an
+    /// `immediate` tick the time the agent sent it; `None` for a run on demand
+    /// ([`Scheduler::run`](crate::Scheduler::run)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use yolk_schedule::{Job, Scheduler};
+    /// let scheduler = Scheduler::local().job(Job::interval("hello", "1h", |ctx| async move {
+    ///     assert_eq!(ctx.due(), None);
+    ///     Ok(())
+    /// }))?;
+    /// assert!(scheduler.run("hello").await?.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn due(&self) -> Option<DateTime<Utc>> {
+        self.due
     }
 
     /// The logger: lines go to the schedule log (and to `tracing`), tagged with the job.
@@ -323,6 +352,18 @@ impl Job {
         self.with_type(JobType::All)
     }
 
+    /// In the agent itself, per tick ([`JobType::Agent`]).
+    ///
+    /// ```
+    /// use yolk_schedule::{Job, JobType};
+    /// let job = Job::interval("a", "1m", |_| async { Ok(()) }).agent();
+    /// assert_eq!(job.job_type(), JobType::Agent);
+    /// ```
+    #[must_use]
+    pub fn agent(self) -> Self {
+        self.with_type(JobType::Agent)
+    }
+
     /// Once per tick across every instance sharing the Redis.
     ///
     /// ```
@@ -335,7 +376,8 @@ impl Job {
         self.with_type(JobType::Cluster)
     }
 
-    /// The time zone of a cron expression, an IANA name such as `"Europe/Berlin"`; checked
+    /// The time zone of a cron expression, an IANA name such as `"Europe/Berlin"`, or
+    /// `"local"` for the machine's own zone ([`Zone::Local`](crate::Zone::Local)); checked
     /// when the job is registered. Default: UTC. Ignored by interval jobs.
     ///
     /// ```

@@ -14,6 +14,6 @@ pub use config::{JobConfig, ScheduleConfig};
 pub use error::ScheduleError;
 pub use job::{BoxFuture, Job, JobContext, JobType, Task};
 pub use log::JobLogger;
-pub use plugin::{Schedule, is_scheduled, register};
+pub use plugin::{PluginJobs, Schedule, is_scheduled, register};
 pub use scheduler::{JobStats, Outcome, REPORT_TOPIC, RUN_TOPIC, Report, Scheduler};
-pub use trigger::Trigger;
+pub use trigger::{Trigger, Zone};

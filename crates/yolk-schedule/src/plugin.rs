@@ -1,9 +1,10 @@
 //! The `Schedule` plugin: jobs from the builder and from other plugins, timers in the agent,
 //! runs in the workers.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
+use yolk_core::messenger::InProcessMessenger;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Plugin};
 
 use crate::config::ScheduleConfig;
@@ -146,8 +147,6 @@ impl Plugin for Schedule {
     }
 }
 
-use std::sync::Arc;
-
 /// Jobs registered before the schedule plugin loaded.
 #[derive(Debug, Default)]
 struct Registry {
@@ -158,7 +157,7 @@ struct Registry {
 /// it from any hook up to `did_load`, or later. Before the schedule plugin has loaded, the job
 /// waits for it (and its errors stop start-up there); after, it is added at once, with its
 /// timer if the agent side already runs. When the schedule plugin is not in the app, the job
-/// never runs; [`is_scheduled`] tells.
+/// never runs; [`is_scheduled`] tells, and [`PluginJobs`] runs the jobs either way.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -210,8 +209,8 @@ pub fn register(app: &AppContext, job: Job) -> Result<(), ScheduleError> {
     Ok(())
 }
 
-/// True when the schedule plugin has loaded in this app, so jobs from [`register`] run; a
-/// plugin can fall back to a timer of its own when it is false.
+/// True when the schedule plugin has loaded in this app, so jobs from [`register`] run; when
+/// it is false, [`PluginJobs`] runs a plugin's jobs on a scheduler of its own.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -224,6 +223,193 @@ pub fn register(app: &AppContext, job: Job) -> Result<(), ScheduleError> {
 /// ```
 pub fn is_scheduled(app: &AppContext) -> bool {
     app.get::<Scheduler>().is_some()
+}
+
+/// A plugin's periodic work, run by the schedule plugin when the app has it and by a
+/// [`Scheduler`] of the plugin's own when it does not: one mechanism either way, and no timer
+/// code in the plugin. The logger's rotation and multipart's temp sweep run this way.
+///
+/// Call [`add`](Self::add) from the plugin's `did_load`, having declared `schedule` among its
+/// optional dependencies (so that the schedule plugin, when enabled, loads first);
+/// [`start`](Self::start) from its `agent` hook; [`stop`](Self::stop) from `before_close`.
+///
+/// - With the schedule plugin, `add` [`register`]s the job in every process: it runs as its
+///   type says, its runs go to `logs/yolk-schedule.log`, `[schedule.jobs.NAME]` overrides it,
+///   and [`Scheduler::run`] runs it on demand. `start` and `stop` do nothing.
+/// - Without it, `start` runs the jobs on a private scheduler in the process that does the
+///   agent work (the agent, or the one process), whatever their type, its runs logged to
+///   `tracing` only.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use yolk_core::{App, AppContext, BoxError, Plugin};
+/// use yolk_schedule::{Job, PluginJobs, Schedule, Scheduler};
+///
+/// #[derive(Debug, Default)]
+/// struct Sweeper {
+///     jobs: PluginJobs,
+///     runs: Arc<AtomicU32>,
+/// }
+///
+/// #[async_trait::async_trait]
+/// impl Plugin for Sweeper {
+///     fn name(&self) -> &'static str {
+///         "sweeper"
+///     }
+///     fn optional_dependencies(&self) -> &[&'static str] {
+///         &["schedule"]
+///     }
+///     async fn did_load(&self, app: &AppContext) -> Result<(), BoxError> {
+///         let runs = Arc::clone(&self.runs);
+///         let job = Job::interval("sweeper.clean", "20ms", move |_| {
+///             let runs = Arc::clone(&runs);
+///             async move {
+///                 runs.fetch_add(1, Ordering::SeqCst);
+///                 Ok(())
+///             }
+///         });
+///         self.jobs.add(app, job.agent())?;
+///         Ok(())
+///     }
+///     async fn agent(&self, app: &AppContext) -> Result<(), BoxError> {
+///         Ok(self.jobs.start(app)?)
+///     }
+///     async fn before_close(&self, _: &AppContext) -> Result<(), BoxError> {
+///         self.jobs.stop();
+///         Ok(())
+///     }
+/// }
+///
+/// // No schedule plugin: the job ticks on the plugin's own scheduler.
+/// let sweeper = Sweeper::default();
+/// let runs = Arc::clone(&sweeper.runs);
+/// let app = App::builder().base_dir(dir.path()).plugin(sweeper).build().await?;
+/// app.start_agent().await;
+/// tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+/// app.close().await;
+/// assert!(runs.load(Ordering::SeqCst) >= 2);
+///
+/// // With it: a job of the schedule plugin, which runs it on demand.
+/// let app = App::builder()
+///     .base_dir(dir.path())
+///     .plugin(Sweeper::default())
+///     .plugin(Schedule::new())
+///     .build()
+///     .await?;
+/// let scheduler = app.context().get::<Scheduler>().unwrap();
+/// assert!(scheduler.run("sweeper.clean").await?.is_ok());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct PluginJobs {
+    /// Jobs waiting for [`start`](Self::start), when the schedule plugin is not in the app.
+    waiting: Mutex<Vec<Job>>,
+    /// The private scheduler, once started.
+    own: Mutex<Option<Scheduler>>,
+}
+
+impl PluginJobs {
+    /// No jobs yet.
+    ///
+    /// ```
+    /// let jobs = yolk_schedule::PluginJobs::new();
+    /// # let _ = jobs;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `job`: [`register`]s it with the schedule plugin when it is enabled
+    /// ([`is_scheduled`]), else keeps it for [`start`](Self::start). Call it from `did_load`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use yolk_schedule::{Job, PluginJobs};
+    /// let app = yolk_core::App::builder().base_dir(dir.path()).build().await?;
+    /// let jobs = PluginJobs::new();
+    /// jobs.add(app.context(), Job::interval("a", "1h", |_| async { Ok(()) }).agent())?;
+    /// jobs.start(app.context())?;
+    /// jobs.stop();
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`register`]. A job kept for `start` is checked there.
+    pub fn add(&self, app: &AppContext, job: Job) -> Result<(), ScheduleError> {
+        if is_scheduled(app) {
+            return register(app, job);
+        }
+        lock(&self.waiting).push(job);
+        Ok(())
+    }
+
+    /// Starts the jobs kept by [`add`](Self::add) on a private scheduler in this process, in
+    /// the app's environment; does nothing when they went to the schedule plugin. Call it
+    /// from the `agent` hook.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use yolk_schedule::{Job, PluginJobs, ScheduleError};
+    /// let app = yolk_core::App::builder().base_dir(dir.path()).build().await?;
+    /// let jobs = PluginJobs::new();
+    /// jobs.add(app.context(), Job::interval("a", "soon", |_| async { Ok(()) }))?;
+    /// assert!(matches!(jobs.start(app.context()), Err(ScheduleError::Interval { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::add`] and [`Scheduler::start`]: a bad trigger, a duplicate name, a
+    /// `cluster` job without a Redis.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start(&self, app: &AppContext) -> Result<(), ScheduleError> {
+        let jobs: Vec<Job> = lock(&self.waiting).drain(..).collect();
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let scheduler = Scheduler::with_parts(
+            app.name().to_owned(),
+            app.env().to_owned(),
+            Arc::new(InProcessMessenger::new()),
+            ScheduleConfig::default(),
+            None,
+        );
+        for job in jobs {
+            scheduler.add(job)?;
+        }
+        scheduler.start()?;
+        if let Some(previous) = lock(&self.own).replace(scheduler) {
+            previous.stop();
+        }
+        Ok(())
+    }
+
+    /// Stops the private scheduler's timers, if [`start`](Self::start) started one; runs in
+    /// progress finish on their own.
+    ///
+    /// ```
+    /// yolk_schedule::PluginJobs::new().stop();
+    /// ```
+    pub fn stop(&self) {
+        if let Some(scheduler) = lock(&self.own).take() {
+            scheduler.stop();
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -3,8 +3,9 @@
 //! The agent holds the timers; each tick is a message on [`RUN_TOPIC`] to one random worker
 //! (`worker`, and `cluster` once its Redis lock is taken) or to every worker (`all`). A worker
 //! runs the job in a task of its own, so a failure or a panic ends that run only, logs it, and
-//! reports it to the agent on [`REPORT_TOPIC`]. In one process the messenger is in-process and
-//! the same code runs.
+//! reports it to the agent on [`REPORT_TOPIC`]. An `agent` tick is no message: the agent runs
+//! it in a task of its own the same way and records its report. In one process the messenger
+//! is in-process and the same code runs.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -34,6 +35,10 @@ pub const REPORT_TOPIC: &str = "yolk-schedule:report";
 struct Dispatch {
     job: String,
     tick: u64,
+    /// When the tick was due, in milliseconds since the Unix epoch; absent from the ticks of
+    /// an agent still running an older binary during a rolling reload.
+    #[serde(default)]
+    due_ms: Option<i64>,
 }
 
 /// How a run ended.
@@ -233,7 +238,7 @@ impl Scheduler {
         )
     }
 
-    fn with_parts(
+    pub(crate) fn with_parts(
         app: String,
         env: String,
         messenger: Arc<dyn Messenger>,
@@ -519,7 +524,7 @@ impl Scheduler {
     /// [`ScheduleError::UnknownJob`] when no job has that name.
     pub async fn run(&self, name: &str) -> Result<Report, ScheduleError> {
         let entry = self.entry_named(name)?;
-        Ok(execute(&entry, 0).await)
+        Ok(execute(&entry, 0, None).await)
     }
 
     fn entry_named(&self, name: &str) -> Result<Arc<Entry>, ScheduleError> {
@@ -735,7 +740,7 @@ async fn timer(inner: Weak<Inner>, entry: Arc<Entry>) {
     }
     match (&entry.trigger, entry.job_type) {
         // Fixed rate on the monotonic clock, from the moment the app is ready.
-        (Trigger::Interval(every), JobType::Worker | JobType::All) => {
+        (Trigger::Interval(every), JobType::Worker | JobType::All | JobType::Agent) => {
             let mut interval =
                 tokio::time::interval_at(tokio::time::Instant::now() + *every, *every);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -791,23 +796,39 @@ fn aligned_next(after: DateTime<Utc>, every: Duration) -> Option<DateTime<Utc>> 
     DateTime::from_timestamp_millis(next)
 }
 
-/// Sleeps until the wall clock reads `at` (re-checking, as the monotonic and the wall clocks
-/// may drift apart).
+/// Sleeps until the wall clock reads `at`, waking at least once a minute to look again: the
+/// monotonic clock that `sleep` uses stands still while the machine is suspended, and the wall
+/// clock may be stepped.
 async fn sleep_until_wall(at: DateTime<Utc>) {
     loop {
         let left = at - Utc::now();
         match left.to_std() {
-            Ok(left) if !left.is_zero() => tokio::time::sleep(left).await,
+            Ok(left) if !left.is_zero() => {
+                tokio::time::sleep(left.min(Duration::from_secs(60))).await;
+            }
             _ => return,
         }
     }
 }
 
 /// Sends one tick to its worker(s); in a `cluster` job, only once the Redis lock is taken.
-async fn dispatch(inner: &Inner, entry: &Entry, tick: u64, at: DateTime<Utc>) {
+/// An `agent` tick runs here.
+async fn dispatch(inner: &Arc<Inner>, entry: &Arc<Entry>, tick: u64, at: DateTime<Utc>) {
     let to = match entry.job_type {
         JobType::All => Recipient::App,
         JobType::Worker | JobType::Cluster => Recipient::Random,
+        JobType::Agent => {
+            count_dispatched(inner, entry);
+            let weak = Arc::downgrade(inner);
+            let entry = Arc::clone(entry);
+            tokio::spawn(async move {
+                let report = execute(&entry, tick, Some(at)).await;
+                if let Some(inner) = weak.upgrade() {
+                    record(&inner, report);
+                }
+            });
+            return;
+        }
     };
     if entry.job_type == JobType::Cluster {
         let Some(tick_lock) = lock(&inner.lock).clone() else {
@@ -842,22 +863,25 @@ async fn dispatch(inner: &Inner, entry: &Entry, tick: u64, at: DateTime<Utc>) {
     let payload = Dispatch {
         job: entry.name.to_string(),
         tick,
+        due_ms: Some(at.timestamp_millis()),
     };
     let sent = inner
         .messenger
         .message(RUN_TOPIC, &payload)
         .and_then(|message| inner.messenger.send(to, message));
     match sent {
-        Ok(()) => {
-            lock(&inner.stats)
-                .entry(entry.name.to_string())
-                .or_default()
-                .dispatched += 1;
-        }
+        Ok(()) => count_dispatched(inner, entry),
         Err(error) => entry
             .logger
             .write(Level::Error, &format!("tick {tick} not sent: {error}")),
     }
+}
+
+fn count_dispatched(inner: &Inner, entry: &Entry) {
+    lock(&inner.stats)
+        .entry(entry.name.to_string())
+        .or_default()
+        .dispatched += 1;
 }
 
 /// A worker got a tick: run it in a task of its own and report back.
@@ -878,16 +902,17 @@ fn on_tick(inner: &Arc<Inner>, message: &Message) {
     };
     let messenger = Arc::clone(&inner.messenger);
     tokio::spawn(async move {
-        let report = execute(&entry, dispatch.tick).await;
+        let due = dispatch.due_ms.and_then(DateTime::from_timestamp_millis);
+        let report = execute(&entry, dispatch.tick, due).await;
         if let Err(error) = messenger.send_to_agent(REPORT_TOPIC, &report) {
             tracing::warn!(target: "yolk_schedule", job = &*entry.name, "report not delivered: {error}");
         }
     });
 }
 
-/// Runs one tick of `entry` here: skipped when a run is in flight (and skipping is on); a
-/// failure or a panic is caught, logged and reported.
-async fn execute(entry: &Arc<Entry>, tick: u64) -> Report {
+/// Runs one tick of `entry` here, due at `due`: skipped when a run is in flight (and skipping
+/// is on); a failure or a panic is caught, logged and reported.
+async fn execute(entry: &Arc<Entry>, tick: u64, due: Option<DateTime<Utc>>) -> Report {
     let pid = std::process::id();
     let report = |outcome, started: Option<Instant>| Report {
         job: entry.name.to_string(),
@@ -911,6 +936,7 @@ async fn execute(entry: &Arc<Entry>, tick: u64) -> Report {
     let context = JobContext {
         job: Arc::clone(&entry.name),
         tick,
+        due,
         logger: entry.logger.clone(),
     };
     // The closure itself may panic before it returns its future.
@@ -1010,6 +1036,29 @@ mod tests {
             aligned_next(on, every).unwrap().timestamp_millis(),
             1_000_020_000
         );
+    }
+
+    #[tokio::test]
+    async fn a_worker_tick_carries_when_it_was_due() {
+        let (sender, mut due) = tokio::sync::mpsc::unbounded_channel();
+        let scheduler = Scheduler::local()
+            .job(Job::interval("w", "20ms", move |ctx| {
+                let _ = sender.send(ctx.due());
+                async { Ok(()) }
+            }))
+            .unwrap();
+        let before = Utc::now();
+        scheduler.start().unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(10), due.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a tick has a due time");
+        scheduler.stop();
+        assert!(first >= before && first <= Utc::now(), "{first}");
+        // A tick from an agent of an older binary has none, and still runs.
+        let old: Dispatch = serde_json::from_str(r#"{"job":"w","tick":1}"#).unwrap();
+        assert_eq!(old.due_ms, None);
     }
 
     #[tokio::test]

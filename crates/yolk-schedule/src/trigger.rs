@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Local, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -20,8 +20,30 @@ pub enum Trigger {
         /// The parsed expression.
         cron: Box<Cron>,
         /// Its time zone.
-        time_zone: Tz,
+        time_zone: Zone,
     },
+}
+
+/// The time zone a cron expression is read in.
+///
+/// ```
+/// use yolk_schedule::{Trigger, Zone};
+///
+/// let Trigger::Cron { time_zone, .. } = Trigger::cron("job", "0 0 0 * * *", Some("local"))? else {
+///     unreachable!()
+/// };
+/// assert_eq!(time_zone, Zone::Local);
+/// # Ok::<(), yolk_schedule::ScheduleError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Zone {
+    /// An IANA zone such as `Europe/Berlin`, or UTC.
+    Named(Tz),
+    /// The machine's own zone, `"local"`: the `TZ` variable, else `/etc/localtime` — the
+    /// zone whose midnight the logger rotates at. Machines in different zones disagree on
+    /// it, so a `cluster` job should name its zone.
+    Local,
 }
 
 impl Trigger {
@@ -51,8 +73,8 @@ impl Trigger {
             })
     }
 
-    /// Parses a cron expression of 6 fields, seconds first, in `time_zone` (an IANA name;
-    /// UTC when `None`).
+    /// Parses a cron expression of 6 fields, seconds first, in `time_zone`: an IANA name,
+    /// `"local"` for the machine's own zone ([`Zone::Local`]), UTC when `None`.
     ///
     /// ```
     /// use yolk_schedule::Trigger;
@@ -80,11 +102,12 @@ impl Trigger {
                 reason: error.to_string(),
             })?;
         let time_zone = match time_zone {
-            None => Tz::UTC,
-            Some(name) => Tz::from_str(name).map_err(|_| ScheduleError::TimeZone {
+            None => Zone::Named(Tz::UTC),
+            Some("local") => Zone::Local,
+            Some(name) => Zone::Named(Tz::from_str(name).map_err(|_| ScheduleError::TimeZone {
                 job: job.to_owned(),
                 value: name.to_owned(),
-            })?,
+            })?),
         };
         Ok(Self::Cron {
             cron: Box::new(cron),
@@ -115,14 +138,20 @@ impl Trigger {
             Self::Interval(every) => chrono::Duration::from_std(*every)
                 .ok()
                 .and_then(|every| after.checked_add_signed(every)),
-            Self::Cron { cron, time_zone } => {
-                let local = time_zone.from_utc_datetime(&after.naive_utc());
-                cron.find_next_occurrence(&local, false)
-                    .ok()
-                    .map(|next| next.with_timezone(&Utc))
-            }
+            Self::Cron { cron, time_zone } => match time_zone {
+                Zone::Named(zone) => next_in(cron, zone, after),
+                Zone::Local => next_in(cron, &Local, after),
+            },
         }
     }
+}
+
+/// The first time of `cron` strictly after `after`, reading the expression in `zone`.
+fn next_in<Z: TimeZone>(cron: &Cron, zone: &Z, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let local = zone.from_utc_datetime(&after.naive_utc());
+    cron.find_next_occurrence(&local, false)
+        .ok()
+        .map(|next| next.with_timezone(&Utc))
 }
 
 /// `"500ms"`, `"10s"`, `"5m"`, `"1h"`, `"1d"`, or a bare number of milliseconds.
@@ -231,6 +260,18 @@ mod tests {
         assert_eq!(first, utc(2026, 10, 25, 0, 30, 0)); // 02:30 CEST
         let next = trigger.next_after(first).unwrap();
         assert_eq!(next, utc(2026, 10, 26, 1, 30, 0)); // 02:30 CET the next day
+    }
+
+    /// `"local"` reads the expression in the process's own zone (`TZ`), as chrono's `Local`
+    /// does: a midnight job fires at the local midnight.
+    #[test]
+    fn local_midnight_is_the_machine_zones_midnight() {
+        let trigger = Trigger::cron("job", "0 0 0 * * *", Some("local")).unwrap();
+        let next = trigger.next_after(utc(2026, 1, 5, 12, 0, 0)).unwrap();
+        let local = next.with_timezone(&Local);
+        assert_eq!(local.time(), chrono::NaiveTime::MIN, "{local}");
+        assert!(next > utc(2026, 1, 5, 12, 0, 0));
+        assert!(next - utc(2026, 1, 5, 12, 0, 0) <= chrono::Duration::hours(25));
     }
 
     #[test]

@@ -12,9 +12,10 @@ use common::RedisServer;
 use common::{Cluster, by_tick, children_of, kill, runs, wait_for_runs};
 use rustix::process::Signal;
 
-/// `worker` runs once per tick across the workers; `all` once on each worker per tick; the
-/// cron job at every even second; the job that panics on odd ticks is logged and its next
-/// tick runs, with both workers still alive.
+/// `worker` runs once per tick across the workers; `all` once on each worker per tick;
+/// `agent` once per tick in the agent, never in a worker; the cron job at every even second;
+/// the job that panics on odd ticks is logged and its next tick runs, with both workers still
+/// alive.
 #[test]
 fn two_workers_run_worker_all_cron_and_panicking_jobs() {
     let out_dir = tempfile::tempdir().unwrap();
@@ -24,7 +25,7 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
         "schedule-e2e",
         &[
             ("SCHEDULE_DEMO_OUT", out_str),
-            ("SCHEDULE_DEMO_JOBS", "worker,all,cron,panic"),
+            ("SCHEDULE_DEMO_JOBS", "worker,all,agent,cron,panic"),
             ("SCHEDULE_DEMO_EVERY", "500ms"),
         ],
     );
@@ -71,6 +72,19 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
         assert!(workers.contains(&runs[0].pid), "{runs:?}");
     }
 
+    // `agent`: exactly once per tick, ticks 1..=n, all in one process that is no worker.
+    let agent = by_tick(&runs, "agent");
+    let ticks: Vec<u64> = agent.keys().copied().collect();
+    assert!(ticks.len() >= 4, "{agent:?}");
+    assert_eq!(ticks, (1..=ticks.len() as u64).collect::<Vec<_>>());
+    let agent_pids: BTreeSet<u32> = agent.values().flatten().map(|run| run.pid).collect();
+    assert!(agent.values().all(|runs| runs.len() == 1), "{agent:?}");
+    assert_eq!(agent_pids.len(), 1, "{agent:?}");
+    assert!(
+        workers.is_disjoint(&agent_pids),
+        "{agent_pids:?} {workers:?}"
+    );
+
     // `cron` (`*/2 * * * * *`): once per tick, on an even second, 2 s apart.
     let cron = by_tick(&runs, "cron");
     let mut seconds = Vec::new();
@@ -96,6 +110,7 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
     assert!(log.contains("odd tick 1"), "{log}");
     assert!(log.contains("[panic] tick 2 succeeded in"), "{log}");
     assert!(log.contains("[worker] tick 1 succeeded in"), "{log}");
+    assert!(log.contains("[agent] tick 1 succeeded in"), "{log}");
     // No worker died of it: no respawn was needed.
     assert!(
         !cluster.stderr().contains("respawn"),

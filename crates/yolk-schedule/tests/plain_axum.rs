@@ -114,3 +114,38 @@ async fn cron_jobs_fire_on_their_second() {
         assert!(at.timestamp_subsec_millis() < 500, "{fired:?}");
     }
 }
+
+/// An `agent` job runs in the process holding the timers: no worker side is started here, and
+/// each run knows the second its cron tick was due.
+#[tokio::test]
+async fn agent_jobs_run_beside_the_timers_knowing_when_they_were_due() {
+    let due = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&due);
+    let scheduler = Scheduler::local()
+        .job(
+            Job::cron("here", "* * * * * *", move |ctx| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push((ctx.tick(), ctx.due()));
+                    Ok(())
+                }
+            })
+            .agent(),
+        )
+        .unwrap();
+    scheduler.start_agent().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scheduler.stats("here").unwrap().succeeded < 2 {
+        assert!(Instant::now() < deadline, "{:?}", scheduler.stats("here"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    scheduler.stop();
+    let due = due.lock().unwrap().clone();
+    assert_eq!(due[0].0, 1);
+    assert_eq!(due[1].0, 2);
+    let (first, second) = (due[0].1.unwrap(), due[1].1.unwrap());
+    assert_eq!(first.timestamp_subsec_millis(), 0, "{first}");
+    assert_eq!((second - first).num_milliseconds(), 1000);
+    let stats = scheduler.stats("here").unwrap();
+    assert!(stats.dispatched >= 2 && stats.failed == 0, "{stats:?}");
+}

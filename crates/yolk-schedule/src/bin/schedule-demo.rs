@@ -1,8 +1,8 @@
 //! `schedule-demo start --workers 2`: a cluster whose jobs append `KIND PID TICK MILLIS` lines
 //! to the file in `SCHEDULE_DEMO_OUT`, for the end-to-end tests.
 //!
-//! - `SCHEDULE_DEMO_JOBS`: which jobs, comma-separated: `worker`, `all`, `cron` (every 2 s on
-//!   the even second), `panic` (panics on odd ticks), `cluster` (needs
+//! - `SCHEDULE_DEMO_JOBS`: which jobs, comma-separated: `worker`, `all`, `agent`, `cron`
+//!   (every 2 s on the even second), `panic` (panics on odd ticks), `cluster` (needs
 //!   `YOLK_SCHEDULE__REDIS_URL`).
 //! - `SCHEDULE_DEMO_EVERY`: the interval of the interval jobs. Default: `1s`.
 
@@ -50,6 +50,10 @@ fn app() -> AppBuilder {
                 |ctx| async move { append("all", &ctx) },
             )
             .all(),
+            "agent" => Job::interval("agent", every.as_str(), |ctx| async move {
+                append("agent", &ctx)
+            })
+            .agent(),
             "cron" => Job::cron("cron", "*/2 * * * * *", |ctx| async move {
                 append("cron", &ctx)
             }),
