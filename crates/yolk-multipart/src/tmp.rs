@@ -26,28 +26,10 @@ pub(crate) async fn new_temp_path(tmpdir: &Path, ext: &str) -> io::Result<PathBu
     Ok(dir.join(format!("{random:032x}{ext}")))
 }
 
-fn utc_now() -> (i64, u32, u32, u32) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let hour = u32::try_from((secs % 86_400) / 3600).unwrap_or(0);
-    let (year, month, day) = civil_from_days(days);
-    (year, month, day, hour)
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// The current UTC `(year, month, day, hour)`: the dated part of a temp path.
+fn utc_now() -> (i16, i8, i8, i8) {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    (now.year(), now.month(), now.day(), now.hour())
 }
 
 /// A file saved by file mode. It is removed when this value is dropped — at the end of the
@@ -302,14 +284,6 @@ fn modified_before(path: &Path, cutoff: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    }
 
     #[test]
     fn temp_names() {

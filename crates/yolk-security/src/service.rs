@@ -620,11 +620,14 @@ fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), Securi
 /// validating every cookie a browser sends.
 pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let value = headers.get_all(COOKIE).iter().find_map(|header| {
-        header.as_bytes().split(|&byte| byte == b';').find_map(|pair| {
-            pair.trim_ascii()
-                .strip_prefix(name.as_bytes())?
-                .strip_prefix(b"=")
-        })
+        header
+            .as_bytes()
+            .split(|&byte| byte == b';')
+            .find_map(|pair| {
+                pair.trim_ascii()
+                    .strip_prefix(name.as_bytes())?
+                    .strip_prefix(b"=")
+            })
     })?;
     let value = std::str::from_utf8(value).ok()?.trim_matches('"');
     (!value.is_empty()).then_some(value)
@@ -699,10 +702,16 @@ mod tests {
         assert_eq!(cookie_value(&headers, "csrf"), None);
         headers.insert(COOKIE, HeaderValue::from_static("xcsrfToken=1; csrfToken="));
         assert_eq!(cookie_value(&headers, "csrfToken"), None);
-        headers.insert(COOKIE, HeaderValue::from_static("csrfToken = 1; csrfToken=\"q\""));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("csrfToken = 1; csrfToken=\"q\""),
+        );
         assert_eq!(cookie_value(&headers, "csrfToken"), Some("q"));
         // Another cookie's bytes that are not visible ASCII do not hide this one.
-        headers.insert(COOKIE, HeaderValue::from_bytes(b"n=\xe9; csrfToken=ok").unwrap());
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_bytes(b"n=\xe9; csrfToken=ok").unwrap(),
+        );
         assert_eq!(cookie_value(&headers, "csrfToken"), Some("ok"));
         headers.insert(COOKIE, HeaderValue::from_static("a=1"));
         headers.append(COOKIE, HeaderValue::from_static("csrfToken=second"));
