@@ -445,13 +445,10 @@ impl Master {
                         self.boot.record("start_workers", *first);
                     }
                     self.boot.write(&self.options.base_dir);
-                    let workers = match self.options.workers {
-                        1 => "1 worker".to_owned(),
-                        n => format!("{n} workers"),
-                    };
                     let line = format!(
-                        "yolk started on http://{} ({workers}) in {} ms",
+                        "yolk started on http://{} ({}) in {} ms",
                         self.address,
+                        workers(self.options.workers),
                         self.boot.began().elapsed().as_millis()
                     );
                     let mut stdout = std::io::stdout().lock();
@@ -749,8 +746,8 @@ impl Master {
             .map(|(id, _)| *id)
             .collect();
         say!(
-            "reloading: a new agent, then {} workers one at a time",
-            old.len()
+            "reloading: a new agent, then {} one at a time",
+            workers(old.len())
         );
         self.reload = Some(Reload {
             old,
@@ -897,6 +894,14 @@ impl Master {
             let mut pipe = std::fs::File::from(fd);
             let _ = writeln!(pipe, "{line}");
         }
+    }
+}
+
+/// "1 worker", "2 workers".
+fn workers(count: usize) -> String {
+    match count {
+        1 => "1 worker".to_owned(),
+        n => format!("{n} workers"),
     }
 }
 
