@@ -80,10 +80,14 @@ pub enum Frame {
     },
     /// Master → child: who is alive, so sends to nobody fail at once in the sender.
     Members {
-        /// The agent's pid, if an agent runs.
+        /// The pid of the agent that messages to the agent reach, if one is ready.
         agent: Option<u32>,
         /// The workers' pids.
         workers: Vec<u32>,
+        /// Agents reachable by pid only: one starting (after a crash, or from a new binary
+        /// during a reload), or one stopping after a new one took over.
+        #[serde(default)]
+        other_agents: Vec<u32>,
     },
     /// Master → child: every process is ready; run `server_did_ready`.
     Go,
@@ -201,6 +205,7 @@ mod tests {
             Frame::Members {
                 agent: Some(1),
                 workers: vec![2, 3],
+                other_agents: vec![4],
             },
             Frame::Stop,
         ];

@@ -118,7 +118,9 @@ fn start(args: &cli::StartArgs, build: &dyn Fn() -> AppBuilder) -> Result<(), Cl
     }
     let base_dir = args.title.base_dir()?;
     let pid_file = args.title.pid_file()?;
+    let mut boot = master::Steps::begin();
     let listener = listener(&args.host, args.port)?;
+    boot.record("bind_socket", boot.began());
     if args.single {
         return runtime(true).block_on(single(args, build, listener, base_dir, pid_file));
     }
@@ -131,7 +133,7 @@ fn start(args: &cli::StartArgs, build: &dyn Fn() -> AppBuilder) -> Result<(), Cl
         pid_file,
         ready_fd,
     };
-    runtime(false).block_on(master::run(options, listener))
+    runtime(false).block_on(master::run(options, listener, boot))
 }
 
 /// The socket systemd passed, else a new one bound to `host:port`.

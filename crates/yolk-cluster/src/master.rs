@@ -1,21 +1,23 @@
 //! The master: binds the socket once, starts the agent then the workers from its own binary,
 //! routes their messages, replaces the ones that die, rolls them on reload, and stops them in
-//! order.
+//! order. It records its own steps for the boot trace, beside the agent's and the workers'.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
+use serde::Serialize;
 use tokio::net::UnixStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use yolk_core::messenger::{Message, Recipient};
+use yolk_core::messenger::{AGENT_CHANGED, Message, Recipient};
+use yolk_core::plugin::Timeline;
 
 use crate::backoff::Backoff;
 use crate::child::{BASE_DIR_VAR, ENV_VAR, IPC_FD_VAR, LISTEN_FD_VAR, ROLE_VAR};
@@ -105,10 +107,63 @@ enum Phase {
     Stopping,
 }
 
+/// A rolling reload: a new agent first, then a new worker for each old one.
 #[derive(Debug)]
 struct Reload {
     old: VecDeque<u64>,
     candidate: Option<u64>,
+    steps: Steps,
+    /// When the new agent took over and the workers began to roll.
+    rolling_since: Option<Instant>,
+}
+
+/// The master's own steps, on the time axis of the boot trace: written to
+/// `run/master_timing_{pid}.json` once the cluster is ready, and replaced by a reload's steps
+/// once it completes — so the trace shows the master beside the processes it last started.
+#[derive(Debug)]
+pub(crate) struct Steps {
+    began: Instant,
+    timeline: Timeline<Step>,
+}
+
+#[derive(Debug, Serialize)]
+struct Step {
+    plugin: &'static str,
+    hook: &'static str,
+    start_ms: f64,
+    duration_ms: f64,
+}
+
+impl Steps {
+    /// Steps timed from now.
+    pub(crate) fn begin() -> Self {
+        Self {
+            began: Instant::now(),
+            timeline: Timeline::new(SystemTime::now(), Vec::new()),
+        }
+    }
+
+    /// When the steps began.
+    pub(crate) fn began(&self) -> Instant {
+        self.began
+    }
+
+    /// Records step `hook`, from `started` until now.
+    pub(crate) fn record(&mut self, hook: &'static str, started: Instant) {
+        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        self.timeline.steps.push(Step {
+            plugin: "master",
+            hook,
+            start_ms: millis(started.saturating_duration_since(self.began)),
+            duration_ms: millis(started.elapsed()),
+        });
+    }
+
+    fn write(&self, base_dir: &Path) {
+        if let Err(error) = self.timeline.write(&base_dir.join("run"), "master") {
+            say!("the boot trace will miss the master: {error}");
+        }
+    }
 }
 
 struct Master {
@@ -124,12 +179,19 @@ struct Master {
     worker_backoff: Backoff,
     agent_backoff: Backoff,
     reload: Option<Reload>,
-    started: Instant,
+    /// The agent that messages to the agent reach: the last one to get ready. During a
+    /// reload the next one starts beside it, and replaces it once ready.
+    agent: Option<u64>,
+    boot: Steps,
 }
 
-/// Runs the master until it is stopped; `Err` when the cluster failed to start.
-pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), ClusterError> {
-    let started = Instant::now();
+/// Runs the master until it is stopped; `Err` when the cluster failed to start. `boot` holds
+/// the steps before this (binding the socket).
+pub(crate) async fn run(
+    options: Options,
+    listener: TcpListener,
+    boot: Steps,
+) -> Result<(), ClusterError> {
     let pid_file = PidFile::create(&options.pid_file)?;
     let exe = std::env::current_exe()
         .map_err(|source| ClusterError::io("cannot find this program's path", source))?;
@@ -151,7 +213,8 @@ pub(crate) async fn run(options: Options, listener: TcpListener) -> Result<(), C
         worker_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
         agent_backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(10)),
         reload: None,
-        started,
+        agent: None,
+        boot,
     };
     let signals =
         |kind| signal(kind).map_err(|source| ClusterError::io("cannot watch signals", source));
@@ -280,6 +343,10 @@ impl Master {
                 if !matches!(self.phase, Phase::StartingWorkers | Phase::Running) {
                     return;
                 }
+                // A reload's new agent, or an earlier respawn, is already on its way.
+                if kind == Kind::Agent && self.has_live_agent() {
+                    return;
+                }
                 if let Err(error) = self.spawn(kind, false) {
                     let delay = self.backoff(kind).next_delay(Duration::ZERO);
                     say!("{error}; trying again in {} ms", delay.as_millis());
@@ -345,10 +412,17 @@ impl Master {
         child.state = State::Ready;
         child.deadline = None;
         child.drain = Duration::from_millis(drain_timeout_ms);
-        let (kind, pid, candidate) = (child.kind, child.pid, child.reload_candidate);
+        let (kind, pid, candidate, spawned_at) = (
+            child.kind,
+            child.pid,
+            child.reload_candidate,
+            child.spawned_at,
+        );
         child.reload_candidate = false;
         match self.phase {
             Phase::StartingAgent => {
+                self.boot.record("start_agent", spawned_at);
+                self.take_over(id);
                 self.phase = Phase::StartingWorkers;
                 for _ in 0..self.options.workers {
                     if let Err(error) = self.spawn(Kind::Worker, false) {
@@ -357,22 +431,25 @@ impl Master {
                     }
                 }
             }
+            Phase::StartingWorkers if kind == Kind::Agent => self.take_over(id),
             Phase::StartingWorkers => {
-                let ready = self
+                let ready: Vec<Instant> = self
                     .children
                     .values()
                     .filter(|c| c.kind == Kind::Worker && c.state == State::Ready)
-                    .count();
-                if ready == self.options.workers {
+                    .map(|c| c.spawned_at)
+                    .collect();
+                if ready.len() == self.options.workers {
                     self.phase = Phase::Running;
-                    let workers = match self.options.workers {
-                        1 => "1 worker".to_owned(),
-                        n => format!("{n} workers"),
-                    };
+                    if let Some(first) = ready.iter().min() {
+                        self.boot.record("start_workers", *first);
+                    }
+                    self.boot.write(&self.options.base_dir);
                     let line = format!(
-                        "yolk started on http://{} ({workers}) in {} ms",
+                        "yolk started on http://{} ({}) in {} ms",
                         self.address,
-                        self.started.elapsed().as_millis()
+                        workers(self.options.workers),
+                        self.boot.began().elapsed().as_millis()
                     );
                     let mut stdout = std::io::stdout().lock();
                     let _ = writeln!(stdout, "{line}");
@@ -386,9 +463,12 @@ impl Master {
             }
             Phase::Running => {
                 say!("{} {pid} is ready", kind.as_str());
+                if kind == Kind::Agent {
+                    self.take_over(id);
+                }
                 let _ = self.children[&id].frames.try_send(Frame::Go);
                 if candidate {
-                    self.continue_reload(id);
+                    self.continue_reload(id, kind, spawned_at);
                 }
             }
             Phase::Stopping => {}
@@ -399,6 +479,9 @@ impl Master {
         let Some(child) = self.children.remove(&id) else {
             return;
         };
+        if self.agent == Some(id) {
+            self.agent = None;
+        }
         self.announce_members();
         let kind = child.kind.as_str();
         match (self.phase, child.state) {
@@ -422,11 +505,16 @@ impl Master {
             }
             _ if child.reload_candidate => {
                 say!(
-                    "reload aborted: the new worker {} exited ({status}) before it was ready; \
-                     the old workers keep serving",
+                    "reload aborted: the new {kind} {} exited ({status}) before it was ready; \
+                     the running processes keep serving",
                     child.pid
                 );
                 self.reload = None;
+                // The agent it was to replace may have died meanwhile.
+                if child.kind == Kind::Agent && !self.has_live_agent() {
+                    let delay = self.agent_backoff.next_delay(Duration::ZERO);
+                    self.schedule_respawn(Kind::Agent, delay);
+                }
             }
             _ => {
                 if let Some(reload) = &mut self.reload {
@@ -461,7 +549,7 @@ impl Master {
         let targets: Vec<u64> = match to {
             Recipient::All => self.children.keys().copied().collect(),
             Recipient::App => self.ids(Kind::Worker),
-            Recipient::Agent => self.ids(Kind::Agent),
+            Recipient::Agent => self.agent.into_iter().collect(),
             Recipient::Random => {
                 // A ready worker, when there is one: a starting one may not subscribe yet.
                 let mut workers: Vec<u64> = self
@@ -569,35 +657,68 @@ impl Master {
             .map(|(id, _)| *id)
     }
 
+    /// Whether an agent runs or starts that is not being stopped.
+    fn has_live_agent(&self) -> bool {
+        self.children
+            .values()
+            .any(|child| child.kind == Kind::Agent && child.state != State::Stopping)
+    }
+
+    /// The pid of the agent that messages to the agent reach.
+    fn agent_pid(&self) -> Option<u32> {
+        self.agent
+            .and_then(|id| self.children.get(&id))
+            .map(|child| child.pid)
+    }
+
+    /// Makes agent `id` the one that messages to the agent reach, tells the workers (on
+    /// [`AGENT_CHANGED`], after the members that name it), and stops the agent it replaces,
+    /// whose `before_close` hooks run as in any graceful stop.
+    fn take_over(&mut self, id: u64) {
+        let previous = self.agent.replace(id).filter(|previous| *previous != id);
+        self.announce_members();
+        let pid = self.children[&id].pid;
+        if !self.ids(Kind::Worker).is_empty() {
+            let message = Message {
+                topic: AGENT_CHANGED.to_owned(),
+                payload: serde_json::json!(pid),
+                from: pid,
+                request_id: None,
+            };
+            self.route(id, Recipient::App, message);
+        }
+        if let Some(previous) = previous {
+            if let Some(old) = self.children.get(&previous) {
+                say!("agent {pid} takes over from agent {}", old.pid);
+            }
+            self.stop_child(previous);
+        }
+    }
+
     /// Passes `signal` on to the agent, if one runs.
     fn signal_agent(&self, signal: rustix::process::Signal) {
-        let agent = self
-            .children
-            .values()
-            .find(|child| child.kind == Kind::Agent)
-            .map(|child| child.pid);
-        match agent {
+        match self.agent_pid() {
             Some(pid) => send_signal(pid, signal),
             None => say!("{signal:?} received but no agent runs: ignored"),
         }
     }
 
     fn announce_members(&self) {
-        let agent = self
-            .children
-            .values()
-            .find(|child| child.kind == Kind::Agent)
-            .map(|child| child.pid);
-        let workers: Vec<u32> = self
-            .children
-            .values()
-            .filter(|child| child.kind == Kind::Worker)
-            .map(|child| child.pid)
-            .collect();
+        let agent = self.agent_pid();
+        let pids = |kind: Kind| -> Vec<u32> {
+            self.children
+                .values()
+                .filter(|child| child.kind == kind && Some(child.pid) != agent)
+                .map(|child| child.pid)
+                .collect()
+        };
+        let workers = pids(Kind::Worker);
+        let other_agents = pids(Kind::Agent);
         for child in self.children.values() {
             let members = Frame::Members {
                 agent,
                 workers: workers.clone(),
+                other_agents: other_agents.clone(),
             };
             if child.frames.try_send(members).is_err() {
                 say!(
@@ -624,46 +745,63 @@ impl Master {
             .filter(|(_, child)| child.kind == Kind::Worker && child.state != State::Stopping)
             .map(|(id, _)| *id)
             .collect();
-        say!("reloading {} workers, one at a time", old.len());
+        say!(
+            "reloading: a new agent, then {} one at a time",
+            workers(old.len())
+        );
         self.reload = Some(Reload {
             old,
             candidate: None,
+            steps: Steps::begin(),
+            rolling_since: None,
         });
-        self.next_candidate();
+        self.next_candidate(Kind::Agent);
     }
 
-    fn next_candidate(&mut self) {
-        match self.spawn(Kind::Worker, true) {
+    fn next_candidate(&mut self, kind: Kind) {
+        match self.spawn(kind, true) {
             Ok(id) => {
                 if let Some(reload) = &mut self.reload {
                     reload.candidate = Some(id);
                 }
             }
             Err(error) => {
-                say!("reload aborted: {error}; the old workers keep serving");
+                say!("reload aborted: {error}; the running processes keep serving");
                 self.reload = None;
             }
         }
     }
 
-    fn continue_reload(&mut self, candidate: u64) {
+    /// Candidate `id`, a `kind` started at `spawned_at`, is ready (an agent has taken over
+    /// already): stop the old worker it replaces, then start the next one.
+    fn continue_reload(&mut self, id: u64, kind: Kind, spawned_at: Instant) {
         let Some(reload) = &mut self.reload else {
             return;
         };
-        if reload.candidate != Some(candidate) {
+        if reload.candidate != Some(id) {
             return;
         }
         reload.candidate = None;
-        let old = reload.old.pop_front();
+        let replaced = match kind {
+            Kind::Agent => {
+                reload.steps.record("start_agent", spawned_at);
+                reload.rolling_since = Some(Instant::now());
+                None
+            }
+            Kind::Worker => reload.old.pop_front(),
+        };
         let more = !reload.old.is_empty();
-        if let Some(old) = old {
+        if let Some(old) = replaced {
             self.stop_child(old);
         }
         if more {
-            self.next_candidate();
-        } else {
+            self.next_candidate(Kind::Worker);
+        } else if let Some(mut reload) = self.reload.take() {
+            if let Some(since) = reload.rolling_since {
+                reload.steps.record("roll_workers", since);
+            }
+            reload.steps.write(&self.options.base_dir);
             say!("reload complete");
-            self.reload = None;
         }
     }
 
@@ -756,6 +894,14 @@ impl Master {
             let mut pipe = std::fs::File::from(fd);
             let _ = writeln!(pipe, "{line}");
         }
+    }
+}
+
+/// "1 worker", "2 workers".
+fn workers(count: usize) -> String {
+    match count {
+        1 => "1 worker".to_owned(),
+        n => format!("{n} workers"),
     }
 }
 

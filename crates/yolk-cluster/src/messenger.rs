@@ -44,6 +44,7 @@ struct Inner {
 struct Members {
     agent: Option<u32>,
     workers: Vec<u32>,
+    other_agents: Vec<u32>,
 }
 
 impl IpcMessenger {
@@ -92,8 +93,16 @@ impl IpcMessenger {
                     None => tracing::warn!(pid = self.inner.pid, "{error}"),
                 }
             }
-            Frame::Members { agent, workers } => {
-                *self.members() = Members { agent, workers };
+            Frame::Members {
+                agent,
+                workers,
+                other_agents,
+            } => {
+                *self.members() = Members {
+                    agent,
+                    workers,
+                    other_agents,
+                };
             }
             other => return Some(other),
         }
@@ -160,7 +169,9 @@ impl IpcMessenger {
                 Some("worker".to_owned())
             }
             Recipient::Pid(pid)
-                if members.agent != Some(pid) && !members.workers.contains(&pid) =>
+                if members.agent != Some(pid)
+                    && !members.workers.contains(&pid)
+                    && !members.other_agents.contains(&pid) =>
             {
                 Some(format!(
                     "process {pid} (no agent or worker of this cluster has that pid)"
@@ -287,6 +298,7 @@ mod tests {
         messenger.handle(Frame::Members {
             agent: Some(1),
             workers: vec![10, 11],
+            other_agents: vec![2],
         });
         (messenger, receiver)
     }
@@ -296,9 +308,12 @@ mod tests {
         let (messenger, _frames) = messenger(8);
         let error = messenger.send_to(99, "t", &1).unwrap_err();
         assert!(error.to_string().contains("process 99"), "{error}");
+        // An agent that is starting or stopping is reachable by its pid.
+        messenger.send_to(2, "t", &1).unwrap();
         messenger.handle(Frame::Members {
             agent: None,
             workers: vec![],
+            other_agents: vec![2],
         });
         let error = messenger.send_to_agent("t", &1).unwrap_err();
         assert!(error.to_string().contains("agent"), "{error}");

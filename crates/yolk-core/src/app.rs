@@ -34,7 +34,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tower::ServiceBuilder;
 
 use crate::catch_panic::{CatchPanic, CatchPanicLayer};
-use crate::config::{AppConfig, Config, DEFAULT_ENV, ENV_VAR, write_file};
+use crate::config::{AppConfig, Config, DEFAULT_ENV, ENV_VAR};
 use crate::cookies::{CookieLayer, CookieService};
 use crate::error::Error;
 use crate::keys::Keys;
@@ -595,13 +595,10 @@ impl App {
     }
 
     fn write_timings(&self) -> Result<(), Error> {
-        let path = self.context.base_dir().join("run").join(format!(
-            "{}_timing_{}.json",
+        self.lifecycle.timeline().write(
+            &self.context.base_dir().join("run"),
             self.context.role.file_prefix(),
-            std::process::id()
-        ));
-        let json = serde_json::to_vec_pretty(&self.timings()).expect("timings serialise");
-        write_file(&path, &json)?;
+        )?;
         Ok(())
     }
 }

@@ -35,6 +35,29 @@ use tokio::sync::{mpsc, oneshot};
 /// How many messages one subscription holds before senders get [`MessengerError::Full`].
 pub const SUBSCRIPTION_CAPACITY: usize = 1024;
 
+/// The topic on which the workers learn that a new agent has taken over — one restarted after
+/// it died, or the one a reload started from the new binary. The payload and the sender are
+/// the new agent's pid. By then [`Recipient::Agent`] reaches the new agent, so what a worker
+/// keeps with the agent (a subscription, a lease) is asked for again on this message. An
+/// in-process messenger never sends it: its agent never changes.
+///
+/// ```
+/// use yolk_core::messenger::{AGENT_CHANGED, InProcessMessenger, Messenger};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let messenger = InProcessMessenger::new();
+/// let mut agents = messenger.subscribe(AGENT_CHANGED);
+/// tokio::spawn(async move {
+///     while let Some(agent) = agents.recv().await {
+///         // ask the agent at `agent.from` for this worker's subscriptions again
+///         let _ = agent.from;
+///     }
+/// });
+/// # }
+/// ```
+pub const AGENT_CHANGED: &str = "yolk:agent-changed";
+
 /// Who a message is for, with Egg's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "to", content = "pid")]

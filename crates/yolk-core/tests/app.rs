@@ -389,7 +389,8 @@ async fn hooks_run_in_plugin_order_and_close_in_reverse() {
     .to_vec();
     assert_eq!(*log.lock().unwrap(), expected);
 
-    let timings: Vec<serde_json::Value> = serde_json::from_slice(
+    let before = std::time::SystemTime::now();
+    let timeline: yolk_core::plugin::Timeline<serde_json::Value> = serde_json::from_slice(
         &std::fs::read(dir.path().join(format!(
             "run/application_timing_{}.json",
             std::process::id()
@@ -397,6 +398,10 @@ async fn hooks_run_in_plugin_order_and_close_in_reverse() {
         .unwrap(),
     )
     .unwrap();
+    // The boot began on the wall clock shared by every process, a moment ago.
+    let age = before.duration_since(timeline.booted_at()).unwrap();
+    assert!(age < std::time::Duration::from_secs(60), "{age:?}");
+    let timings = timeline.steps;
     assert!(
         timings
             .iter()

@@ -2,14 +2,15 @@
 //! `cargo xtask screenshot`) to look at: `cargo run -p yolk-development --example dev_pages`.
 //!
 //! It boots an agent and an app in this process with a few plugins whose hooks take a little
-//! time, so the trace has bars to draw, and renders a build error as the dev loop records it.
+//! time, so the trace has bars to draw, times those boots as a cluster's master times the
+//! processes it starts, and renders a build error as the dev loop records it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use yolk_core::plugin::Role;
+use yolk_core::plugin::{Role, Timeline};
 use yolk_core::{App, AppContext, BoxError, Plugin};
 use yolk_development::dev::{BuildStatus, CompileError};
 use yolk_development::{Development, render_build_errors, trace_routes};
@@ -70,11 +71,26 @@ fn builder(dir: &std::path::Path, role: Role) -> yolk_core::AppBuilder {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
+    let (began, booted_at) = (Instant::now(), SystemTime::now());
     let agent = builder(dir.path(), Role::Agent).build().await?;
     agent.start_agent().await;
     agent.server_did_ready().await?;
+    let agent_ready = began.elapsed();
     let app = builder(dir.path(), Role::Worker).build().await?;
     app.server_did_ready().await?;
+    let step = |hook: &str, from: Duration, to: Duration| {
+        serde_json::json!({
+            "plugin": "master",
+            "hook": hook,
+            "start_ms": from.as_secs_f64() * 1000.0,
+            "duration_ms": (to - from).as_secs_f64() * 1000.0,
+        })
+    };
+    let steps = vec![
+        step("start_agent", Duration::ZERO, agent_ready),
+        step("start_workers", agent_ready, began.elapsed()),
+    ];
+    Timeline::new(booted_at, steps).write(&dir.path().join("run"), "master")?;
 
     let status = BuildStatus {
         generation: 4,

@@ -15,8 +15,13 @@ pub enum DevelopmentError {
         #[source]
         source: std::io::Error,
     },
-    /// A timing file is not the list of hook timings core writes.
-    #[error("`{}` is not a list of hook timings: {source}", path.display())]
+    /// A timing file is not the boot timeline core and the cluster's master write
+    /// (`{"booted_at_unix_ms": …, "steps": [{"plugin", "hook", "start_ms", "duration_ms"}, …]}`).
+    #[error(
+        "`{}` is not a boot timeline (`booted_at_unix_ms` and a list of `steps`): {source}; \
+         a file left by an older version can be deleted",
+        path.display()
+    )]
     Timing {
         /// The file.
         path: PathBuf,

@@ -1,20 +1,23 @@
-//! The boot trace: every process's hook timings from `run/*_timing_{pid}.json`, drawn as bars on
-//! one time axis in a self-contained page (inline SVG, no script, no CDN).
+//! The boot trace: every process's steps from `run/*_timing_{pid}.json` — the master's, and each
+//! plugin's hooks in the agent and the workers — drawn as bars on one time axis in a
+//! self-contained page (inline SVG, no script, no CDN).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
+use yolk_core::plugin::Timeline;
 
 use crate::error::DevelopmentError;
 
-/// One hook of one plugin, as core records it.
+/// One hook of one plugin as core records it, or one step of the master.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Step {
-    /// The plugin.
+    /// The plugin (`master` for the master's own steps).
     pub plugin: String,
-    /// The hook (`did_load`, `agent`, …).
+    /// The hook (`did_load`, `agent`, …), or the master's step (`bind_socket`,
+    /// `start_agent`, `start_workers`; after a reload `start_agent` and `roll_workers`).
     pub hook: String,
     /// When it started, in milliseconds since the process began to boot.
     pub start_ms: f64,
@@ -32,13 +35,12 @@ impl Step {
 /// The boot of one process.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessTrace {
-    /// `agent`, or `application` for a worker or a single process.
+    /// `master`, `agent`, or `application` for a worker or a single process.
     pub role: String,
     /// Its pid.
     pub pid: u32,
-    /// When it began to boot. Core records times relative to each process's boot; the start
-    /// is taken as the file's last write minus the end of its last step, as core writes the
-    /// file right after the last hook.
+    /// When it began to boot (for the master: its boot, or its last reload), on the wall
+    /// clock every process shares: the steps of all of them are drawn against it.
     pub booted_at: SystemTime,
     /// Its steps, in the order they ran.
     pub steps: Vec<Step>,
@@ -51,14 +53,16 @@ impl ProcessTrace {
     }
 }
 
-/// Reads every `{agent|application}_timing_{pid}.json` under `run_dir`; with `live_only`, only
-/// those of processes still running (where that can be known: Linux's `/proc`).
+/// Reads every `{master|agent|application}_timing_{pid}.json` under `run_dir`, the master
+/// first, then the agent, then the workers by boot time; with `live_only`, only those of
+/// processes still running (where that can be known: Linux's `/proc`).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// std::fs::write(
 ///     dir.path().join("agent_timing_42.json"),
-///     r#"[{"plugin":"watcher","hook":"did_load","start_ms":1.0,"duration_ms":2.5}]"#,
+///     r#"{"booted_at_unix_ms": 1700000000000,
+///         "steps": [{"plugin":"watcher","hook":"did_load","start_ms":1.0,"duration_ms":2.5}]}"#,
 /// ).unwrap();
 /// let traces = yolk_development::read_traces(dir.path(), false).unwrap();
 /// assert_eq!(traces[0].pid, 42);
@@ -94,36 +98,48 @@ pub fn read_traces(run_dir: &Path, live_only: bool) -> Result<Vec<ProcessTrace>,
             source,
         };
         let text = std::fs::read(&path).map_err(io)?;
-        let written = entry.metadata().and_then(|m| m.modified()).map_err(io)?;
-        let steps: Vec<Step> =
+        let timeline: Timeline<Step> =
             serde_json::from_slice(&text).map_err(|source| DevelopmentError::Timing {
                 path: path.clone(),
                 source,
             })?;
-        let mut trace = ProcessTrace {
+        traces.push(ProcessTrace {
             role,
             pid,
-            booted_at: written,
-            steps,
-        };
-        trace.booted_at = written
-            .checked_sub(Duration::from_secs_f64(trace.boot_ms() / 1000.0))
-            .unwrap_or(written);
-        traces.push(trace);
+            booted_at: timeline.booted_at(),
+            steps: timeline.steps,
+        });
     }
-    traces.sort_by(|a, b| {
-        (a.role != "agent", a.booted_at, a.pid).cmp(&(b.role != "agent", b.booted_at, b.pid))
-    });
+    traces.sort_by_key(|trace| (rank(&trace.role), trace.booted_at, trace.pid));
     Ok(traces)
+}
+
+/// The roles whose timings are drawn, in the order their rows come.
+const ROLES: [&str; 3] = ["master", "agent", "application"];
+
+fn rank(role: &str) -> usize {
+    ROLES
+        .iter()
+        .position(|known| *known == role)
+        .unwrap_or(ROLES.len())
 }
 
 fn parse_name(path: &Path) -> Option<(String, u32)> {
     let name = path.file_name()?.to_str()?.strip_suffix(".json")?;
     let (role, pid) = name.split_once("_timing_")?;
-    if !matches!(role, "agent" | "application") {
+    if !ROLES.contains(&role) {
         return None;
     }
     Some((role.to_owned(), pid.parse().ok()?))
+}
+
+/// How a process is named on the page.
+fn label(trace: &ProcessTrace) -> String {
+    let role = match trace.role.as_str() {
+        "application" => "worker",
+        role => role,
+    };
+    format!("{role} {}", trace.pid)
 }
 
 fn is_alive(pid: u32) -> bool {
@@ -134,7 +150,11 @@ fn is_alive(pid: u32) -> bool {
 const ROW: f64 = 18.0;
 const LABEL: f64 = 300.0;
 const PLOT: f64 = 900.0;
-const HOOKS: [(&str, &str); 9] = [
+const HOOKS: [(&str, &str); 13] = [
+    ("bind_socket", "#343a40"),
+    ("start_agent", "#7b2cbf"),
+    ("start_workers", "#1d3557"),
+    ("roll_workers", "#457b9d"),
     ("config_will_load", "#8ecae6"),
     ("configure", "#219ebc"),
     ("config_did_load", "#126782"),
@@ -216,16 +236,7 @@ pub fn render_trace(traces: &[ProcessTrace]) -> String {
     let mut y = ROW * 1.5;
     for trace in traces {
         let base = offset(trace);
-        let label = format!(
-            "{} {} · {:.1} ms",
-            if trace.role == "agent" {
-                "agent"
-            } else {
-                "worker"
-            },
-            trace.pid,
-            trace.boot_ms()
-        );
+        let label = format!("{} · {:.1} ms", label(trace), trace.boot_ms());
         let _ = write!(
             svg,
             r##"<text x="4" y="{:.1}" font-weight="bold" fill="#212529">{}</text><line x1="{LABEL}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#212529" stroke-width="2"/>"##,
@@ -266,14 +277,9 @@ pub fn render_trace(traces: &[ProcessTrace]) -> String {
     for (trace, step) in slowest.iter().take(10) {
         let _ = write!(
             table,
-            "<tr><td>{:.2} ms</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{:.2} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             step.duration_ms,
-            if trace.role == "agent" {
-                "agent"
-            } else {
-                "worker"
-            },
-            trace.pid,
+            label(trace),
             esc(&step.plugin),
             esc(&step.hook)
         );
@@ -295,7 +301,7 @@ body{{font:14px system-ui,sans-serif;margin:24px;color:#212529}}h1{{font-size:20
 .chart{{overflow-x:auto;border:1px solid #dee2e6;border-radius:6px;padding:8px}}
 .legend span{{margin-right:14px;font-size:12px}}.legend i{{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}}
 table{{border-collapse:collapse}}td,th{{padding:4px 12px;border-bottom:1px solid #dee2e6;text-align:left;font-family:ui-monospace,monospace;font-size:12px}}
-</style></head><body><h1>Loader trace</h1><p>The boot of every process, each plugin's every lifecycle hook, on one time axis ({} processes, {span:.1} ms from the first start to the last ready).</p>{body}</body></html>"#,
+</style></head><body><h1>Loader trace</h1><p>The boot of every process — the master's steps, and each plugin's every lifecycle hook in the agent and the workers — on one time axis ({} processes, {span:.1} ms from the first start to the last ready).</p>{body}</body></html>"#,
         traces.len()
     )
 }
@@ -332,8 +338,13 @@ mod tests {
             parse_name(Path::new("run/application_timing_12.json")),
             Some(("application".to_owned(), 12))
         );
+        assert_eq!(
+            parse_name(Path::new("run/master_timing_3.json")),
+            Some(("master".to_owned(), 3))
+        );
         assert_eq!(parse_name(Path::new("run/application_config.json")), None);
         assert_eq!(parse_name(Path::new("run/master_timing_x.json")), None);
+        assert_eq!(parse_name(Path::new("run/other_timing_4.json")), None);
     }
 
     #[test]
@@ -349,6 +360,30 @@ mod tests {
         std::fs::write(dir.path().join("agent_timing_1.json"), "{}").unwrap();
         let error = read_traces(dir.path(), false).unwrap_err().to_string();
         assert!(error.contains("agent_timing_1.json"), "{error}");
+    }
+
+    #[test]
+    fn each_process_sits_at_its_own_boot_time_on_the_shared_axis() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, booted: u64, hook: &str, duration: f64| {
+            let steps = format!(
+                r#"[{{"plugin":"p","hook":"{hook}","start_ms":0.0,"duration_ms":{duration}}}]"#
+            );
+            let json = format!(r#"{{"booted_at_unix_ms":{booted},"steps":{steps}}}"#);
+            std::fs::write(dir.path().join(name), json).unwrap();
+        };
+        write("application_timing_9.json", 1_000_100, "did_load", 50.0);
+        write("master_timing_7.json", 1_000_000, "start_workers", 200.0);
+        let traces = read_traces(dir.path(), false).unwrap();
+        assert_eq!(
+            traces.iter().map(label).collect::<Vec<_>>(),
+            ["master 7", "worker 9"]
+        );
+        // 200 ms span over the plot's 900 px: the worker's step, 100 ms after the master's
+        // boot, starts 450 px into the plot.
+        let page = render_trace(&traces);
+        assert!(page.contains(r#"<rect x="300.0" y="#), "{page}");
+        assert!(page.contains(r#"<rect x="750.0" y="#), "{page}");
     }
 
     #[test]

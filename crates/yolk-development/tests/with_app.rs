@@ -62,7 +62,7 @@ async fn the_path_is_configurable_and_dead_processes_are_hidden() {
     // A pid no process has: its file is left over from an earlier run.
     std::fs::write(
         dir.path().join("run/agent_timing_4294967295.json"),
-        r#"[{"plugin":"ghost","hook":"agent","start_ms":0.0,"duration_ms":1.0}]"#,
+        r#"{"booted_at_unix_ms":1700000000000,"steps":[{"plugin":"ghost","hook":"agent","start_ms":0.0,"duration_ms":1.0}]}"#,
     )
     .unwrap();
     let config = DevelopmentConfig {
@@ -104,7 +104,7 @@ async fn a_broken_timing_file_is_a_500_naming_it_in_json_for_api_clients() {
     let body: serde_json::Value = response.json().unwrap();
     let message = body["message"].as_str().unwrap();
     assert!(
-        message.contains("application_timing_") && message.contains("not a list of hook timings"),
+        message.contains("application_timing_") && message.contains("not a boot timeline"),
         "{message}"
     );
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yolk_core::messenger::{Messenger, MessengerExt, Recipient};
+use yolk_core::messenger::{AGENT_CHANGED, Messenger, MessengerExt, Recipient};
 
 use crate::error::WatchError;
 use crate::event::Event;
@@ -19,9 +19,6 @@ pub(crate) const TOPIC_WATCH: &str = "watcher:watch";
 pub(crate) const TOPIC_UNWATCH: &str = "watcher:unwatch";
 pub(crate) const TOPIC_EVENTS: &str = "watcher:events";
 pub(crate) const TOPIC_STATS: &str = "watcher:stats";
-/// Sent by an agent's watcher when it starts: workers then renew their watches, so a restarted
-/// agent serves the watches its predecessor had.
-pub(crate) const TOPIC_AGENT_READY: &str = "watcher:agent-ready";
 
 /// What `watch` calls with each debounced batch of changes.
 ///
@@ -323,8 +320,10 @@ impl Remote {
             paths,
             allow_missing: options.allow_missing,
         };
+        // Kept before asking: should a new agent take over while the old one answers, the
+        // renewal includes this watch. On failure the handle's drop forgets it.
+        lock(&self.requests).insert(id, request.clone());
         self.ask(&request).await?;
-        lock(&self.requests).insert(id, request);
         Ok(handle)
     }
 
@@ -341,7 +340,8 @@ impl Remote {
         }
     }
 
-    /// Asks a new agent for every watch this worker holds.
+    /// Asks a new agent for every watch this worker holds; the agent replaces a watch it
+    /// already has under the same id, so a renewal never doubles one.
     async fn renew(&self) {
         let requests: Vec<WatchRequest> = lock(&self.requests).values().cloned().collect();
         for request in requests {
@@ -356,7 +356,8 @@ impl Remote {
 
     fn start_dispatcher(self: &Arc<Self>) {
         self.dispatcher.get_or_init(|| {
-            let mut agents = self.messenger.subscribe(TOPIC_AGENT_READY);
+            // The master names a new agent (restarted, or rolled by a reload) once it serves.
+            let mut agents = self.messenger.subscribe(AGENT_CHANGED);
             let remote = Arc::downgrade(self);
             tokio::spawn(async move {
                 while agents.recv().await.is_some() {
@@ -452,15 +453,14 @@ pub(crate) fn serve_agent(hub: Hub, messenger: Arc<dyn Messenger>) {
     let mut watches = messenger.subscribe(TOPIC_WATCH);
     let mut unwatches = messenger.subscribe(TOPIC_UNWATCH);
     let mut stats = messenger.subscribe(TOPIC_STATS);
-    // Workers already running (this agent replaces one that died) renew their watches; at
-    // first start there are none yet, which is no error.
-    let _ = messenger.send_to_app(TOPIC_AGENT_READY, &());
     tokio::spawn(async move {
         let (gone_tx, mut gone) = tokio::sync::mpsc::unbounded_channel::<(u32, u64)>();
         let mut remote: HashMap<(u32, u64), SubscriptionId> = HashMap::new();
         loop {
             tokio::select! {
-                Some(message) = watches.recv() => {
+                message = watches.recv() => {
+                    // The messenger is closed: this agent is done.
+                    let Some(message) = message else { break };
                     let reply = match message.decode::<WatchRequest>() {
                         Err(error) => WatchReply::Refused { message: error.to_string() },
                         Ok(request) => {
@@ -479,7 +479,10 @@ pub(crate) fn serve_agent(hub: Hub, messenger: Arc<dyn Messenger>) {
                             });
                             match hub.subscribe(request.paths, request.allow_missing, sink) {
                                 Ok(id) => {
-                                    remote.insert(key, id);
+                                    // A renewal replaces the worker's earlier watch of that id.
+                                    if let Some(earlier) = remote.insert(key, id) {
+                                        hub.unsubscribe(earlier);
+                                    }
                                     WatchReply::Watching
                                 }
                                 Err(WatchError::Missing { path }) => WatchReply::Missing { path },

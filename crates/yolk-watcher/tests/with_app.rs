@@ -221,8 +221,8 @@ async fn two_workers_share_one_os_watch_in_the_agent() {
     );
 }
 
-/// A restarted agent serves the watches its predecessor had: workers renew them when it
-/// announces itself.
+/// A restarted agent serves the watches its predecessor had: workers renew them when the
+/// master announces it, and a second announcement does not double them.
 #[tokio::test]
 async fn a_restarted_agent_gets_the_workers_watches_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,6 +250,8 @@ async fn a_restarted_agent_gets_the_workers_watches_again() {
     drop(first_agent);
     let second_agent = build(Role::Agent, AGENT_PID).await.unwrap();
     let agent_watcher = second_agent.context().get::<Watcher>().unwrap();
+    assert_eq!(agent_watcher.stats().await.unwrap().subscriptions, 0);
+    mesh.announce_agent();
     for _ in 0..100 {
         if agent_watcher.stats().await.unwrap().subscriptions == 1 {
             break;
@@ -262,4 +264,27 @@ async fn a_restarted_agent_gets_the_workers_watches_again() {
     std::fs::write(&file, "x").unwrap();
     let events = next(&mut rx).await;
     assert_eq!(events[0].path, file);
+    let more = common::drain(&mut rx, Duration::from_millis(300)).await;
+    assert!(
+        more.is_empty(),
+        "the first agent's watch ended with it: {more:?}"
+    );
+
+    // Announced again (the worker cannot tell a renewal was taken): still one watch, and
+    // one batch per change.
+    mesh.announce_agent();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        agent_watcher.stats().await.unwrap(),
+        yolk_watcher::WatchStats {
+            os_watches: 1,
+            subscriptions: 1
+        }
+    );
+    let file = root.join("after-renewal.txt");
+    std::fs::write(&file, "x").unwrap();
+    let events = next(&mut rx).await;
+    assert_eq!(events[0].path, file);
+    let more = common::drain(&mut rx, Duration::from_millis(500)).await;
+    assert!(more.is_empty(), "one batch per change: {more:?}");
 }

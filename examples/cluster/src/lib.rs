@@ -8,8 +8,13 @@
 //! - `/messenger/...` exercises every messenger route between the agent and the workers;
 //! - `GET /session/write?value=V` keeps `V` in the (encrypted cookie) session and
 //!   `GET /session/read` shows it, each naming the worker that answered: a session written
-//!   through one worker reads the same through any other.
+//!   through one worker reads the same through any other;
+//! - with `demo.watch_dir` set, every worker watches that directory (a subscription to the
+//!   agent's one OS watch); `/messenger/watched-of/{pid}` lists the files a worker saw change,
+//!   and `GET /watch/stats` asks the agent how many OS watches serve how many subscriptions;
+//! - `GET /__loader_trace__` (env `local`): the boot of the master, the agent and each worker.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use yolk_core::messenger::{Messenger, MessengerExt, Recipient};
 use yolk_core::{App, AppBuilder, AppContext, AppState, BoxError, Config, ConfigError, Plugin};
+use yolk_development::Development;
 use yolk_session::{Session, SessionError, SessionPlugin};
+use yolk_watcher::{Event, WatchHandle, Watcher, WatcherPlugin};
 
 /// How long a route waits for a reply over the messenger.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +43,8 @@ pub struct DemoConfig {
     pub tick_ms: u64,
     /// Fail `did_load`, to see a start-up failure. Default: `false`.
     pub fail_on_start: bool,
+    /// A directory every worker watches from start-up until it stops. Default: none.
+    pub watch_dir: Option<PathBuf>,
 }
 
 impl Default for DemoConfig {
@@ -43,6 +52,7 @@ impl Default for DemoConfig {
         Self {
             tick_ms: 1000,
             fail_on_start: false,
+            watch_dir: None,
         }
     }
 }
@@ -60,35 +70,42 @@ struct Shared {
     tick: AtomicU64,
     notes: Mutex<Vec<String>>,
     server_did_ready: AtomicBool,
+    /// The watch of `demo.watch_dir`, ended in `before_close`.
+    watch: Mutex<Option<WatchHandle>>,
+    /// The names of the files seen changing under `demo.watch_dir`.
+    watched: Mutex<Vec<String>>,
 }
 
 impl Shared {
     fn notes(&self) -> Vec<String> {
-        self.notes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        lock(&self.notes).clone()
     }
 
     fn note(&self, note: String) {
-        self.notes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(note);
+        lock(&self.notes).push(note);
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The keys the demo signs and encrypts with unless `keys` is configured: a demo key, not
 /// for production.
 const DEMO_KEYS: &str = "cluster-demo-key-not-for-production";
 
-/// The app: the demo plugin and its routes, and cookie sessions.
+/// The app: the demo plugin and its routes, cookie sessions, file watching, and the
+/// development plugin's boot trace.
 pub fn app() -> AppBuilder {
     App::builder()
         .name("cluster-demo")
         .config("keys", DEMO_KEYS)
         .plugin(Demo::default())
         .plugin(SessionPlugin::default())
+        .plugin(WatcherPlugin::default())
+        .plugin(Development::default())
         .route("/session/write", get(write_session))
         .route("/session/read", get(read_session))
 }
@@ -157,6 +174,10 @@ impl Plugin for Demo {
         "demo"
     }
 
+    fn optional_dependencies(&self) -> &[&'static str] {
+        &["watcher"]
+    }
+
     fn configure(&mut self, config: &Config) -> Result<(), ConfigError> {
         self.config = config.section(self.name(), &self.config)?;
         Ok(())
@@ -187,11 +208,32 @@ impl Plugin for Demo {
             "ping",
             move |_| json!({ "pid": pid, "role": role }),
         );
+        let shared = Arc::clone(&self.state);
+        answer(messenger, "watched", move |_| json!(*lock(&shared.watched)));
+        if let (Some(dir), Some(watcher)) = (&self.config.watch_dir, app.get::<Watcher>()) {
+            let shared = Arc::clone(&self.state);
+            let handle = watcher
+                .watch(dir, move |events: &[Event]| {
+                    let names = events
+                        .iter()
+                        .filter_map(|event| event.path.file_name())
+                        .map(|name| name.to_string_lossy().into_owned());
+                    lock(&shared.watched).extend(names);
+                })
+                .await?;
+            *lock(&self.state.watch) = Some(handle);
+        }
         Ok(())
     }
 
     async fn server_did_ready(&self, _app: &AppContext) -> Result<(), BoxError> {
         self.state.server_did_ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn before_close(&self, _app: &AppContext) -> Result<(), BoxError> {
+        // Tells the agent at once, rather than when it next fails to deliver an event.
+        drop(lock(&self.state.watch).take());
         Ok(())
     }
 
@@ -293,6 +335,17 @@ impl Plugin for Demo {
                 })
             })
             .nest("/messenger", messenger_routes(messenger));
+        if let Some(watcher) = app.get::<Watcher>() {
+            router = router.route(
+                "/watch/stats",
+                get(move || async move {
+                    match watcher.stats().await {
+                        Ok(stats) => Json(stats).into_response(),
+                        Err(error) => failed(error),
+                    }
+                }),
+            );
+        }
         if app.env() == "local" {
             router = router.route("/crash", get(crash));
         }
@@ -369,6 +422,12 @@ fn messenger_routes(messenger: Arc<dyn Messenger>) -> axum::Router<AppState> {
             let m = m();
             get(move |Path(pid): Path<u32>| async move {
                 ask(&*m, Recipient::Pid(pid), "notes", Value::Null).await
+            })
+        })
+        .route("/watched-of/{pid}", {
+            let m = m();
+            get(move |Path(pid): Path<u32>| async move {
+                ask(&*m, Recipient::Pid(pid), "watched", Value::Null).await
             })
         })
         .route("/agent-notes", {

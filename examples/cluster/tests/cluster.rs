@@ -2,14 +2,10 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, EXIT_TIMEOUT, alive, json_pid, run, wait_gone};
+use common::{Cluster, EXIT_TIMEOUT, LONG, Load, alive, json_pid, run, wait_gone};
 use rustix::process::Signal;
-
-const LONG: Duration = Duration::from_secs(30);
 
 #[test]
 fn starts_agent_then_workers_prints_the_ready_line_then_runs_server_did_ready() {
@@ -132,64 +128,6 @@ fn every_messenger_route_between_agent_and_workers() {
     cluster.assert_nothing_left();
 }
 
-/// Requests `/` in a loop on fresh connections until told to stop; counts outcomes.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failed: Arc<std::sync::Mutex<Vec<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(address: &str, clients: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-                let address = address.to_owned();
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match common::get(&address, "/") {
-                            Ok((200, _)) => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            other => failed.lock().unwrap().push(format!("{other:?}")),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Self {
-            stop,
-            ok,
-            failed,
-            threads,
-        }
-    }
-
-    fn ok(&self) -> usize {
-        self.ok.load(Ordering::Relaxed)
-    }
-
-    /// Stops the clients; the failures.
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in std::mem::take(&mut self.threads) {
-            thread.join().unwrap();
-        }
-        let failed = self.failed.lock().unwrap().clone();
-        (self.ok.load(Ordering::Relaxed), failed)
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 #[test]
 fn a_killed_or_crashed_worker_is_replaced_while_serving_continues() {
     let mut cluster = Cluster::start(&["--workers", "2"]);
@@ -277,15 +215,8 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
     let mut cluster = Cluster::start(&["--workers", "2"]);
     let workers = cluster.worker_pids(2);
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
-    let address = cluster.address.clone();
     let started = Instant::now();
-    let slow = std::thread::spawn(move || common::get(&address, "/slow?ms=2000&mark=inflight"));
-    let mark = cluster.base_dir().join("run").join("inflight");
-    let deadline = Instant::now() + LONG;
-    while !mark.exists() {
-        assert!(Instant::now() < deadline, "the slow request never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let slow = cluster.slow_request(2000);
     cluster.signal(Signal::TERM);
     let (status, body) = slow.join().unwrap().expect("the slow request is answered");
     assert_eq!(status, 200, "{body}");
@@ -440,19 +371,9 @@ fn a_crash_loop_backs_off_and_recovers() {
     }
     // Once the cause is fixed, the next attempt succeeds.
     std::fs::remove_file(&file).unwrap();
-    let deadline = Instant::now() + LONG;
-    loop {
-        let pid = json_pid(&cluster.get_ok("/messenger/random"));
-        if !old.contains(&pid) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no replacement\n{}",
-            cluster.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cluster.wait_until("a replacement worker", || {
+        !old.contains(&json_pid(&cluster.get_ok("/messenger/random")))
+    });
     cluster.signal(Signal::TERM);
     assert!(cluster.wait_exit(EXIT_TIMEOUT).expect("exits").success());
     cluster.assert_nothing_left();

@@ -1,10 +1,11 @@
 //! Running lifecycle hooks: in plugin order (`before_close` in reverse), each timed and bounded.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{AppContext, Plugin};
 use crate::error::{BoxError, Error};
@@ -89,18 +90,88 @@ pub struct HookTiming {
     pub duration_ms: f64,
 }
 
+/// One process's boot, as `run/{prefix}_timing_{pid}.json` holds it for the boot trace: when
+/// it began on the wall clock every process of a cluster shares, and its steps, timed from
+/// then. The app writes its hooks' [`HookTiming`]s (prefix `application` or `agent`); the
+/// cluster's master writes its own steps (prefix `master`).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use yolk_core::plugin::Timeline;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Step { hook: String, start_ms: f64, duration_ms: f64 }
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let booted_at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+/// let steps = vec![Step { hook: "bind_socket".into(), start_ms: 0.2, duration_ms: 0.1 }];
+/// let file = Timeline::new(booted_at, steps).write(dir.path(), "master").unwrap();
+/// assert!(file.ends_with(format!("master_timing_{}.json", std::process::id())));
+///
+/// let read: Timeline<Step> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+/// assert_eq!(read.booted_at_unix_ms, 1_700_000_000_123.0);
+/// assert_eq!(read.booted_at(), booted_at);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timeline<S> {
+    /// When the process began to boot, in milliseconds since the Unix epoch (to the
+    /// microsecond): the time axis shared by every process.
+    pub booted_at_unix_ms: f64,
+    /// The steps, each timed in milliseconds from `booted_at_unix_ms`.
+    pub steps: Vec<S>,
+}
+
+impl<S> Timeline<S> {
+    /// A timeline that began at `booted_at`.
+    pub fn new(booted_at: SystemTime, steps: Vec<S>) -> Self {
+        let since_epoch = booted_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Self {
+            // Whole microseconds: exact in an `f64` for the next few centuries.
+            booted_at_unix_ms: since_epoch.as_micros() as f64 / 1000.0,
+            steps,
+        }
+    }
+
+    /// When the process began to boot, to the microsecond.
+    pub fn booted_at(&self) -> SystemTime {
+        // The cast saturates: a negative or NaN stamp is the epoch.
+        UNIX_EPOCH + Duration::from_micros((self.booted_at_unix_ms * 1000.0).round() as u64)
+    }
+}
+
+impl<S: Serialize> Timeline<S> {
+    /// Writes `{run_dir}/{prefix}_timing_{pid}.json` for this process; returns the file.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Write`](crate::ConfigError::Write) naming the file that could not be
+    /// written.
+    pub fn write(&self, run_dir: &Path, prefix: &str) -> Result<PathBuf, crate::ConfigError> {
+        let path = run_dir.join(format!("{prefix}_timing_{}.json", std::process::id()));
+        let json = serde_json::to_vec_pretty(self).expect("timings serialise");
+        crate::config::write_file(&path, &json)?;
+        Ok(path)
+    }
+}
+
 /// Runs hooks and records their timings.
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
     booted_at: Instant,
+    /// `booted_at` on the wall clock, for the timeline other processes' are drawn against.
+    booted_at_wall: SystemTime,
     timeout: Duration,
     timings: Mutex<Vec<HookTiming>>,
 }
 
 impl Lifecycle {
     pub(crate) fn new(booted_at: Instant, timeout: Duration) -> Self {
+        let booted_at_wall = SystemTime::now()
+            .checked_sub(booted_at.elapsed())
+            .unwrap_or_else(SystemTime::now);
         Self {
             booted_at,
+            booted_at_wall,
             timeout,
             timings: Mutex::default(),
         }
@@ -189,6 +260,11 @@ impl Lifecycle {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The timings so far, on the shared time axis.
+    pub(crate) fn timeline(&self) -> Timeline<HookTiming> {
+        Timeline::new(self.booted_at_wall, self.timings())
     }
 }
 

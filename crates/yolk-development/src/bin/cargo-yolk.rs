@@ -25,8 +25,8 @@ struct Yolk {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the app, run it as a cluster, and on each change rebuild and roll the workers onto
-    /// the new binary while the old ones keep serving.
+    /// Build the app, run it as a cluster, and on each change rebuild and roll the agent and
+    /// the workers onto the new binary while the old ones keep serving.
     Dev(DevArgs),
 }
 

@@ -1,5 +1,5 @@
 //! The app's master, run as a child: its output passed through, its ready and reload lines
-//! watched, SIGHUP to roll the workers onto the binary on disk.
+//! watched, SIGHUP to roll the agent and the workers onto the binary on disk.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -70,7 +70,7 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Rolls the workers onto the binary on disk; returns how long it took.
+    /// Rolls the agent and the workers onto the binary on disk; returns how long it took.
     pub(crate) async fn reload(&mut self) -> Result<Duration, DevError> {
         while self.lines.try_recv().is_ok() {}
         let started = Instant::now();

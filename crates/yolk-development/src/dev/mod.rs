@@ -1,6 +1,6 @@
 //! `cargo yolk dev`: build the app, run it as a cluster, and on each change rebuild (sources)
-//! or just reload (config), rolling the workers onto the new binary while the old ones keep
-//! serving: the port never closes and no request is dropped.
+//! or just reload (config), rolling the agent and the workers onto the new binary while the old
+//! ones keep serving: the port never closes and no request is dropped.
 
 mod build;
 mod cluster;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use yolk_core::messenger::{
-    BoxFuture, Message, Messenger, MessengerError, PendingReplies, Recipient, Subscribers,
-    Subscription,
+    AGENT_CHANGED, BoxFuture, Message, Messenger, MessengerError, PendingReplies, Recipient,
+    Subscribers, Subscription,
 };
 use yolk_watcher::Event;
 
@@ -81,6 +81,19 @@ impl Mesh {
             pid,
             mesh: self.clone(),
         })
+    }
+
+    /// Tells the workers that a new agent serves, as the master does once it is ready.
+    pub fn announce_agent(&self) {
+        let announcement = Message {
+            topic: AGENT_CHANGED.to_owned(),
+            payload: serde_json::json!(AGENT_PID),
+            from: AGENT_PID,
+            request_id: None,
+        };
+        for node in self.targets(Recipient::App) {
+            node.subscribers.deliver(&announcement).unwrap();
+        }
     }
 
     fn targets(&self, to: Recipient) -> Vec<Arc<Node>> {

@@ -7,6 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cluster-demo");
 /// Generous: the machine may be loaded.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long a test waits for the cluster to reach a state.
+pub const LONG: Duration = Duration::from_secs(30);
 
 /// A `cluster-demo` command run in `dir`, in a process group of its own.
 pub fn command(dir: &Path, args: &[&str]) -> Command {
@@ -266,6 +269,34 @@ impl Cluster {
         pids
     }
 
+    /// Waits until `done` holds, checking every 50 ms; fails naming `what`, with the stderr.
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + LONG;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {LONG:?}\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts `GET /slow?ms=…` on a thread and returns once a worker is handling it.
+    pub fn slow_request(&self, ms: u64) -> std::thread::JoinHandle<std::io::Result<(u16, String)>> {
+        let mark = self.base_dir().join("run").join("inflight");
+        let _ = std::fs::remove_file(&mark);
+        let address = self.address.clone();
+        let slow =
+            std::thread::spawn(move || get(&address, &format!("/slow?ms={ms}&mark=inflight")));
+        let deadline = Instant::now() + LONG;
+        while !mark.exists() {
+            assert!(Instant::now() < deadline, "the slow request never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        slow
+    }
+
     /// Asserts that no process of this cluster's group is left (zombies aside).
     pub fn assert_nothing_left(&self) {
         assert_group_empty(self.pid);
@@ -399,5 +430,63 @@ pub fn wait_gone(pid: u32, timeout: Duration) {
     while alive(pid) {
         assert!(Instant::now() < deadline, "process {pid} is still alive");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Requests `/` in a loop on fresh connections until told to stop; counts outcomes.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failed: Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(address: &str, clients: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+                let address = address.to_owned();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match get(&address, "/") {
+                            Ok((200, _)) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => failed.lock().unwrap().push(format!("{other:?}")),
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            ok,
+            failed,
+            threads,
+        }
+    }
+
+    pub fn ok(&self) -> usize {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stops the clients; the failures.
+    pub fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in std::mem::take(&mut self.threads) {
+            thread.join().unwrap();
+        }
+        let failed = self.failed.lock().unwrap().clone();
+        (self.ok.load(Ordering::Relaxed), failed)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
