@@ -22,7 +22,7 @@ and saves headless-Chromium screenshots of its error pages to target/screenshots
   onerror-dev-page.png        a handler error with a chain of causes
   onerror-dev-page-panic.png  a panic with its location and backtrace
 then does the same with yolk-development's dev_pages example:
-  development-loader-trace.png  the boot trace of an agent and a worker (/__loader_trace__)
+  development-loader-trace.png  the boot trace of the master, an agent and a worker (/__loader_trace__)
   development-build-error.png   the page a browser gets while the build is broken";
 
 /// yolk-development's pages: file name, path on the dev_pages example server.
