@@ -6,14 +6,13 @@
 //! take comes back as a [`Frame::Nack`]: a request then fails with that error; a plain send is
 //! logged with its topic and recipient. Nothing is dropped in silence.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use yolk_core::messenger::{
-    BoxFuture, Message, Messenger, MessengerError, Recipient, Subscribers, Subscription,
+    BoxFuture, Message, Messenger, MessengerError, PendingReplies, Recipient, Subscribers,
+    Subscription,
 };
 
 use crate::frame::{Frame, NackReason};
@@ -21,8 +20,6 @@ use crate::frame::{Frame, NackReason};
 /// How many frames a process queues for the master before sends fail with
 /// [`MessengerError::Full`].
 pub const OUTBOUND_CAPACITY: usize = 1024;
-
-type Waiting = HashMap<u64, oneshot::Sender<Result<Message, MessengerError>>>;
 
 /// The [`Messenger`] of one child process of a cluster.
 #[derive(Clone, Debug)]
@@ -35,8 +32,7 @@ struct Inner {
     pid: u32,
     outbound: mpsc::Sender<Frame>,
     subscribers: Subscribers,
-    next_id: AtomicU64,
-    waiting: Mutex<Waiting>,
+    pending: PendingReplies,
     members: Mutex<Members>,
 }
 
@@ -56,8 +52,7 @@ impl IpcMessenger {
                 pid,
                 outbound,
                 subscribers: Subscribers::default(),
-                next_id: AtomicU64::new(0),
-                waiting: Mutex::new(HashMap::new()),
+                pending: PendingReplies::default(),
                 members: Mutex::new(Members::default()),
             }),
         }
@@ -111,12 +106,7 @@ impl IpcMessenger {
 
     /// Fails every request still waiting, once the master is gone.
     pub fn close(&self, reason: &str) {
-        let waiting: Waiting = std::mem::take(&mut *self.waiting());
-        for (_, sender) in waiting {
-            let _ = sender.send(Err(MessengerError::Closed {
-                reason: reason.to_owned(),
-            }));
-        }
+        self.inner.pending.fail_all(reason);
     }
 
     fn deliver(&self, message: Message, sole: bool) {
@@ -153,9 +143,7 @@ impl IpcMessenger {
     }
 
     fn complete(&self, id: u64, outcome: Result<Message, MessengerError>) {
-        if let Some(sender) = self.waiting().remove(&id) {
-            let _ = sender.send(outcome);
-        }
+        self.inner.pending.complete(id, outcome);
     }
 
     fn check(&self, to: Recipient, topic: &str) -> Result<(), MessengerError> {
@@ -210,13 +198,6 @@ impl IpcMessenger {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
-        self.inner
-            .waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 impl Messenger for IpcMessenger {
@@ -241,24 +222,14 @@ impl Messenger for IpcMessenger {
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Message, MessengerError>> {
         Box::pin(async move {
-            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-            let (sender, receiver) = oneshot::channel();
-            self.waiting().insert(id, sender);
+            let (id, receiver) = self.inner.pending.register();
             message.request_id = Some(id);
             let topic = message.topic.clone();
             if let Err(error) = self.send(to, message) {
-                self.waiting().remove(&id);
+                self.inner.pending.cancel(id);
                 return Err(error);
             }
-            let outcome = tokio::time::timeout(timeout, receiver).await;
-            self.waiting().remove(&id);
-            match outcome {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(_)) => Err(MessengerError::Closed {
-                    reason: format!("request `{topic}` was abandoned"),
-                }),
-                Err(_) => Err(MessengerError::Timeout { topic, timeout }),
-            }
+            self.inner.pending.wait(id, receiver, &topic, timeout).await
         })
     }
 

@@ -366,24 +366,47 @@ impl Subscribers {
     }
 }
 
-/// Requests waiting for their reply.
+/// Requests waiting for their reply: the bookkeeping every [`Messenger`] needs for
+/// [`Messenger::request`], whatever carries its messages.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use yolk_core::messenger::{Message, PendingReplies};
+///
+/// let pending = PendingReplies::default();
+/// let (id, receiver) = pending.register();
+/// let reply = Message {
+///     topic: "price".into(),
+///     payload: 42.into(),
+///     from: 7,
+///     request_id: Some(id),
+/// };
+/// assert!(pending.complete(id, Ok(reply)));
+/// let reply = pending.wait(id, receiver, "price", Duration::from_secs(1)).await.unwrap();
+/// assert_eq!(reply.decode::<u32>().unwrap(), 42);
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct PendingReplies {
     next_id: AtomicU64,
-    waiting: Mutex<HashMap<u64, oneshot::Sender<Message>>>,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Result<Message, MessengerError>>>>,
 }
 
 impl PendingReplies {
-    /// Registers a request; returns its id and where its reply will arrive.
-    pub fn register(&self) -> (u64, oneshot::Receiver<Message>) {
+    /// Registers a request; returns its id and where its reply (or the error that ended it)
+    /// will arrive.
+    pub fn register(&self) -> (u64, oneshot::Receiver<Result<Message, MessengerError>>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (sender, receiver) = oneshot::channel();
         self.lock().insert(id, sender);
         (id, receiver)
     }
 
-    /// Hands a reply to its request; false when nobody waits for it any more.
-    pub fn complete(&self, id: u64, reply: Message) -> bool {
+    /// Hands a reply, or the error that ended the request, to request `id`; false when nobody
+    /// waits for it any more.
+    pub fn complete(&self, id: u64, reply: Result<Message, MessengerError>) -> bool {
         let sender = self.lock().remove(&id);
         sender.is_some_and(|sender| sender.send(reply).is_ok())
     }
@@ -393,22 +416,34 @@ impl PendingReplies {
         self.lock().remove(&id);
     }
 
+    /// Fails every request still waiting with [`MessengerError::Closed`], when the messages'
+    /// carrier is gone.
+    pub fn fail_all(&self, reason: &str) {
+        let waiting = std::mem::take(&mut *self.lock());
+        for sender in waiting.into_values() {
+            let _ = sender.send(Err(MessengerError::Closed {
+                reason: reason.to_owned(),
+            }));
+        }
+    }
+
     /// Waits for the reply to request `id`.
     ///
     /// # Errors
     ///
-    /// [`MessengerError::Timeout`] when it does not come in time.
+    /// [`MessengerError::Timeout`] when it does not come in time, or the error the request
+    /// was completed with.
     pub async fn wait(
         &self,
         id: u64,
-        receiver: oneshot::Receiver<Message>,
+        receiver: oneshot::Receiver<Result<Message, MessengerError>>,
         topic: &str,
         timeout: Duration,
     ) -> Result<Message, MessengerError> {
         let outcome = tokio::time::timeout(timeout, receiver).await;
         self.lock().remove(&id);
         match outcome {
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(MessengerError::Closed {
                 reason: format!("request `{topic}` was abandoned"),
             }),
@@ -419,7 +454,10 @@ impl PendingReplies {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Message>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Message, MessengerError>>>>
+    {
         self.waiting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -499,7 +537,7 @@ impl Messenger for InProcessMessenger {
             from: self.pid(),
             request_id: Some(id),
         };
-        if self.inner.pending.complete(id, reply) {
+        if self.inner.pending.complete(id, Ok(reply)) {
             Ok(())
         } else {
             Err(MessengerError::NoRecipient {

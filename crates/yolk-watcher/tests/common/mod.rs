@@ -170,7 +170,7 @@ impl Messenger for MeshMessenger {
             request_id: request.request_id,
         };
         node.pending
-            .complete(request.request_id.unwrap_or_default(), reply);
+            .complete(request.request_id.unwrap_or_default(), Ok(reply));
         Ok(())
     }
 }
