@@ -18,8 +18,9 @@ const BROWSER_COOKIE_LIMIT: usize = 4093;
 /// Last second of year 9999, the latest date an `Expires` attribute can hold.
 const MAX_EXPIRES_SECS: i64 = 253_402_300_799;
 
-/// What [`CookieLayer`](super::CookieLayer) puts in each request's extensions: cheap to create
-/// (one allocation), nothing parsed until a [`Cookies`] is extracted.
+/// One request's jar, shared by every [`Cookies`] extracted for it and by
+/// [`CookieLayer`](super::CookieLayer), which writes its queued headers to the response. Made
+/// on the first extraction; nothing is parsed until then.
 #[derive(Clone)]
 pub(crate) struct CookieSlot(Arc<Slot>);
 
