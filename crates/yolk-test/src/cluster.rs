@@ -148,9 +148,8 @@ impl ClusterBuilder {
     /// assert!(cluster.ready_line().contains("(single process)"));
     /// # Ok::<(), yolk_test::cluster::ClusterError>(())
     /// ```
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
-        self.args.push(arg.as_ref().to_owned());
-        self
+    pub fn arg(self, arg: impl AsRef<OsStr>) -> Self {
+        self.args([arg])
     }
 
     /// Adds `args` after `start --port 0`.
@@ -179,9 +178,26 @@ impl ClusterBuilder {
     ///     .start()?;
     /// # Ok::<(), yolk_test::cluster::ClusterError>(())
     /// ```
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs
-            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+    pub fn env(self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.envs([(key, value)])
+    }
+
+    /// Sets each `(key, value)` of `vars` for the app, as [`env`](Self::env) does.
+    ///
+    /// ```no_run
+    /// # let bin = "my-app";
+    /// let overrides = [("YOLK_LOGGER__LEVEL", "debug"), ("YOLK_SCHEDULE__DISABLE", "true")];
+    /// let cluster = yolk_test::cluster::Cluster::builder(bin).envs(overrides).start()?;
+    /// # Ok::<(), yolk_test::cluster::ClusterError>(())
+    /// ```
+    pub fn envs(
+        mut self,
+        vars: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
+    ) -> Self {
+        self.envs.extend(
+            vars.into_iter()
+                .map(|(key, value)| (key.as_ref().to_owned(), value.as_ref().to_owned())),
+        );
         self
     }
 
