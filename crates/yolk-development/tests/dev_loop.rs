@@ -6,16 +6,12 @@
 //! directory, later runs are incremental), so it is `#[ignore]`d in the everyday run and runs
 //! with `cargo xtask dev-e2e` (`cargo test -p yolk-development --test dev_loop -- --ignored`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
+use yolk_test::process::{ProcessGroup, Signal, kill_group};
 
 const GREETING: &str = "\"Hello, yolk\"";
 
@@ -90,10 +86,9 @@ fn copy_hello(dir: &Path) -> PathBuf {
     app
 }
 
-/// The dev tool in its own process group, killed with everything it started on drop.
+/// The dev tool in its own process group, which it shares with everything it starts.
 struct Dev {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    process: ProcessGroup,
 }
 
 impl Dev {
@@ -101,110 +96,55 @@ impl Dev {
         let target = std::env::var_os("YOLK_DEV_E2E_TARGET")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target/dev-e2e"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cargo-yolk"))
-            .args([
-                "yolk",
-                "dev",
-                "--port",
-                &port.to_string(),
-                "--debounce-ms",
-                "100",
-            ])
-            .current_dir(app)
-            .env("CARGO_TARGET_DIR", target)
-            .env("RUST_LOG", "warn")
-            // `YOLK_*` variables are config overrides for the app: keep the test's own out.
-            .env_remove("YOLK_ENV")
-            .env_remove("YOLK_DEV_E2E_TARGET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("| {line}");
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        Self { child, lines }
+        // `YOLK_*` variables are config overrides for the app: the command leaves the test's
+        // own out.
+        let process = ProcessGroup::spawn(
+            yolk_test::cluster::command(env!("CARGO_BIN_EXE_cargo-yolk"), app)
+                .args([
+                    "yolk",
+                    "dev",
+                    "--port",
+                    &port.to_string(),
+                    "--debounce-ms",
+                    "100",
+                ])
+                .env("CARGO_TARGET_DIR", target)
+                .env("RUST_LOG", "warn"),
+        )
+        .unwrap();
+        Self { process }
     }
 
-    /// Waits for a line containing `needle` after the first `skip` lines; returns its index.
-    fn wait_line(&self, needle: &str, skip: usize, timeout: Duration) -> (usize, String) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some((i, line)) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .enumerate()
-                .skip(skip)
-                .find(|(_, line)| line.contains(needle))
-            {
-                return (i, line.clone());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line with `{needle}` within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// How much the dev tool has said so far, to wait for what it says after.
+    fn mark(&self) -> usize {
+        self.process.stderr().len()
     }
 
-    fn line_count(&self) -> usize {
-        self.lines.lock().unwrap().len()
+    /// Waits for a line containing `needle` that the dev tool says after `mark`.
+    fn wait_line(&self, needle: &str, mark: usize, timeout: Duration) -> String {
+        self.process
+            .wait_for_stderr(timeout, |said| {
+                said.get(mark..)?
+                    .lines()
+                    .find(|line| line.contains(needle))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|error| panic!("no line with `{needle}`: {error}"))
     }
 }
 
 impl Drop for Dev {
+    /// Stops the dev tool and its cluster gracefully, within 30 s; then the group is killed.
     fn drop(&mut self) {
-        let group = Pid::from_raw(self.child.id() as i32).unwrap();
-        let _ = rustix::process::kill_process_group(group, Signal::TERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = rustix::process::kill_process_group(group, Signal::KILL);
-        let _ = self.child.wait();
+        let _ = kill_group(self.process.pid(), Signal::TERM);
+        self.process.wait_exit(Duration::from_secs(30));
     }
 }
 
-/// One GET; the status and body, or the connection error.
-fn get(port: u16, path: &str, accept: &str) -> Result<(u16, String), String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: {accept}\r\nconnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+/// One GET with `accept`; the status and body.
+fn get(port: u16, path: &str, accept: &str) -> std::io::Result<(u16, String)> {
+    yolk_test::net::get_with(&format!("127.0.0.1:{port}"), path, &[("Accept", accept)])
+        .map(|response| (response.status, response.body))
 }
 
 /// Requests `/` in a loop until stopped, counting failures and remembering the last body.
@@ -236,7 +176,7 @@ impl Client {
                         Ok((status, body)) => {
                             failures.lock().unwrap().push(format!("{status}: {body}"))
                         }
-                        Err(error) => failures.lock().unwrap().push(error),
+                        Err(error) => failures.lock().unwrap().push(error.to_string()),
                     }
                     requests.fetch_add(1, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(20));
@@ -288,38 +228,30 @@ fn edit(app: &Path, from: &str, to: &str) {
     std::fs::write(&path, text).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 #[ignore = "builds a whole app for minutes: run with `cargo xtask dev-e2e`"]
 fn edit_break_fix_with_a_client_that_never_sees_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let app = copy_hello(dir.path());
-    let port = free_port();
+    let port = yolk_test::net::free_port().unwrap();
     let dev = Dev::start(&app, port);
     dev.wait_line("serving on", 0, Duration::from_secs(900));
     let client = Client::start(port);
     client.wait_body("Hello, yolk", Duration::from_secs(30));
 
     // A one-line change: the new greeting is served.
-    let skip = dev.line_count();
+    let mark = dev.mark();
     let saved = Instant::now();
     edit(&app, GREETING, "\"Hello, reloaded\"");
     client.wait_body("Hello, reloaded", Duration::from_secs(300));
     let save_to_new = saved.elapsed();
-    let (_, cycle) = dev.wait_line("from save to serving", skip, Duration::from_secs(60));
+    let cycle = dev.wait_line("from save to serving", mark, Duration::from_secs(60));
     eprintln!("save to new response: {save_to_new:?}; {cycle}");
 
     // A broken build: the old code keeps serving, the terminal names the file and line.
-    let skip = dev.line_count();
+    let mark = dev.mark();
     edit(&app, "\"Hello, reloaded\"", "\"Hello, broken\" + 1");
-    let (_, failed) = dev.wait_line("build failed", skip, Duration::from_secs(300));
+    let failed = dev.wait_line("build failed", mark, Duration::from_secs(300));
     assert!(failed.contains("src/lib.rs:"), "{failed}");
     assert_eq!(
         get(port, "/", "*/*").unwrap(),

@@ -3,109 +3,23 @@
 //! current and the rotated files, and every line is whole.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
+use yolk_test::cluster::Cluster;
 
 const BIN: &str = env!("CARGO_BIN_EXE_log-demo");
 
-/// The master in its own process group, killed with the group when dropped.
-struct Cluster {
-    master: Child,
-    pid: u32,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(group) = Pid::from_raw(self.pid as i32) {
-            let _ = rustix::process::kill_process_group(group, Signal::KILL);
-        }
-        let _ = self.master.kill();
-        let _ = self.master.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> (Cluster, String) {
-    let mut master = Command::new(BIN)
-        .args(["start", "--workers", "2", "--port", "0", "--env", "local"])
-        .current_dir(dir)
+fn start() -> Cluster {
+    Cluster::builder(BIN)
+        .args(["--workers", "2", "--env", "local"])
         .env("YOLK_LOGGER__CONSOLE_LEVEL", "none")
         // Lines reach the file within 100 ms, so each rotation finds some to rename.
         .env("YOLK_LOGGER__FLUSH_INTERVAL_MS", "100")
-        .env_remove("YOLK_ENV")
-        .env_remove("YOLK_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("log-demo starts");
-    let pid = master.id();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut pipe = master.stderr.take().unwrap();
-    let sink = Arc::clone(&stderr);
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    });
-    let (sender, lines) = std::sync::mpsc::channel();
-    let stdout = master.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = sender.send(line);
-        }
-    });
-    let cluster = Cluster {
-        master,
-        pid,
-        stderr,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
-            panic!("no ready line; stderr:\n{}", cluster.stderr.lock().unwrap())
-        });
-        if let Some(rest) = line.strip_prefix("yolk started on http://") {
-            let address = rest.split_whitespace().next().unwrap().to_owned();
-            return (cluster, address);
-        }
-    }
-}
-
-fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("incomplete response"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
+        .start()
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn whole_line(line: &str) -> bool {
@@ -123,9 +37,9 @@ fn whole_line(line: &str) -> bool {
 
 #[test]
 fn rotation_under_load_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut cluster, address) = start(dir.path());
-    let pid_file = yolk_logger::pid_file(dir.path());
+    let cluster = start();
+    let dir = cluster.dir();
+    let pid_file = yolk_logger::pid_file(dir);
     let deadline = Instant::now() + Duration::from_secs(30);
     let agent: i32 = loop {
         if let Ok(text) = std::fs::read_to_string(&pid_file)
@@ -143,14 +57,16 @@ fn rotation_under_load_loses_and_duplicates_nothing() {
         .map(|client| {
             let stop = Arc::clone(&stop);
             let acknowledged = Arc::clone(&acknowledged);
-            let address = address.clone();
+            let address = cluster.address().to_owned();
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let id = format!("id-{client}-{n}");
                     n += 1;
-                    if let Ok((200, body)) = get(&address, &format!("/log/{id}")) {
-                        assert_eq!(body, id);
+                    if let Ok(response) = yolk_test::net::get(&address, &format!("/log/{id}"))
+                        && response.status == 200
+                    {
+                        assert_eq!(response.body, id);
                         acknowledged.lock().unwrap().push(id);
                     }
                 }
@@ -163,9 +79,9 @@ fn rotation_under_load_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(400));
         // `log-demo rotate-logs`: SIGUSR1 to the master (found by its pid file), which hands it
         // to the agent, as a logrotate `postrotate` would.
-        let status = Command::new(BIN)
+        let status = yolk_test::cluster::command(BIN, dir)
             .args(["rotate-logs", "--base-dir"])
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -179,15 +95,14 @@ fn rotation_under_load_loses_and_duplicates_nothing() {
     assert!(agent > 0);
 
     // A graceful stop writes every buffered line.
-    rustix::process::kill_process(Pid::from_raw(cluster.pid as i32).unwrap(), Signal::TERM)
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(45);
-    while cluster.master.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the master did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let stopped = cluster.process().stop(Duration::from_secs(45));
+    assert!(
+        stopped.is_some(),
+        "the master did not stop:\n{}",
+        cluster.process().stderr()
+    );
 
-    let log_dir = dir.path().join("logs/log-demo");
+    let log_dir = dir.join("logs/log-demo");
     let mut files: Vec<String> = std::fs::read_dir(&log_dir)
         .unwrap()
         .flatten()
@@ -198,7 +113,7 @@ fn rotation_under_load_loses_and_duplicates_nothing() {
     assert!(
         files.len() > rotations / 2 + 1,
         "too few rotated files: {files:?}\nstderr:\n{}",
-        cluster.stderr.lock().unwrap()
+        cluster.process().stderr()
     );
     let mut seen: HashMap<String, u32> = HashMap::new();
     for name in &files {

@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::{Cluster, by_tick, runs, wait_for_runs};
+use yolk_test::process::{Signal, children_of, kill};
 #[cfg(feature = "redis")]
-use common::RedisServer;
-use common::{Cluster, by_tick, children_of, kill, runs, wait_for_runs};
-use rustix::process::Signal;
+use yolk_test::redis::RedisServer;
 
 /// `worker` runs once per tick across the workers; `all` once on each worker per tick;
 /// `agent` once per tick in the agent, never in a worker; the cron job at every even second;
@@ -21,7 +21,7 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("runs.txt");
     let out_str = out.to_str().unwrap();
-    let mut cluster = Cluster::start(
+    let cluster = Cluster::start(
         "schedule-e2e",
         &[
             ("SCHEDULE_DEMO_OUT", out_str),
@@ -124,7 +124,7 @@ fn two_workers_run_worker_all_cron_and_panicking_jobs() {
 #[cfg(feature = "redis")]
 #[test]
 fn cluster_jobs_run_once_per_tick_across_two_masters() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = RedisServer::start_or_skip() else {
         return;
     };
     let out_dir = tempfile::tempdir().unwrap();
@@ -137,8 +137,8 @@ fn cluster_jobs_run_once_per_tick_across_two_masters() {
         ("SCHEDULE_DEMO_EVERY", "500ms"),
         ("YOLK_SCHEDULE__REDIS_URL", url.as_str()),
     ];
-    let mut first = Cluster::start("schedule-a", &env);
-    let mut second = Cluster::start("schedule-b", &env);
+    let first = Cluster::start("schedule-a", &env);
+    let second = Cluster::start("schedule-b", &env);
     let both_up = first.ready_at_ms.max(second.ready_at_ms) + 1000;
     wait_for_runs(
         &out,
@@ -183,7 +183,7 @@ fn ticks_resume_when_the_agent_is_restarted() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("runs.txt");
     let out_str = out.to_str().unwrap();
-    let mut cluster = Cluster::start(
+    let cluster = Cluster::start(
         "schedule-agent",
         &[
             ("SCHEDULE_DEMO_OUT", out_str),
@@ -196,7 +196,7 @@ fn ticks_resume_when_the_agent_is_restarted() {
     });
     let workers: BTreeSet<u32> = runs(&out).iter().map(|run| run.pid).collect();
     assert_eq!(workers.len(), 2, "{workers:?}");
-    let agents: Vec<u32> = children_of(cluster.pid)
+    let agents: Vec<u32> = children_of(cluster.pid())
         .into_iter()
         .filter(|pid| !workers.contains(pid))
         .collect();
@@ -205,7 +205,7 @@ fn ticks_resume_when_the_agent_is_restarted() {
         1,
         "the master's children: {agents:?} besides {workers:?}"
     );
-    kill(agents[0], Signal::KILL);
+    kill(agents[0], Signal::KILL).unwrap();
     let before = runs(&out).len();
     wait_for_runs(
         &out,

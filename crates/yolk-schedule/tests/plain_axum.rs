@@ -1,8 +1,6 @@
 //! The scheduler beside a plain axum server on a real socket, no loader: jobs tick while the
 //! server answers, and a handler reads what the jobs did.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,22 +9,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use yolk_schedule::{Job, Scheduler};
-
-fn get_body(address: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_tick_beside_a_plain_axum_server() {
@@ -57,14 +39,17 @@ async fn jobs_tick_beside_a_plain_axum_server() {
         )
         .with_state(Arc::clone(&ticks));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let address = listener.local_addr().unwrap().to_string();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body = tokio::task::spawn_blocking(move || get_body(address, "/ticks"))
+        let address = address.clone();
+        let body = tokio::task::spawn_blocking(move || yolk_test::net::get(&address, "/ticks"))
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap()
+            .body;
         if body.parse::<u64>().unwrap() >= 3 {
             break;
         }

@@ -2,14 +2,12 @@
 //! `redis-server`; and a Redis that cannot be reached costs ticks, logged, never a crash.
 #![cfg(feature = "redis")]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::RedisServer;
 use yolk_schedule::{Job, Scheduler};
+use yolk_test::redis::RedisServer;
 
 type Seen = Arc<Mutex<BTreeMap<u64, Vec<&'static str>>>>;
 
@@ -36,7 +34,7 @@ fn instance(url: &str, who: &'static str, seen: &Seen) -> Scheduler {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_run_each_tick_once() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = RedisServer::start_or_skip() else {
         return;
     };
     let seen: Seen = Arc::default();
@@ -72,11 +70,7 @@ async fn two_instances_run_each_tick_once() {
 async fn an_unreachable_redis_skips_ticks_and_logs_why() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("schedule.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = yolk_test::net::free_port().unwrap();
     let seen: Seen = Arc::default();
     let scheduler = instance(&format!("redis://127.0.0.1:{port}/"), "a", &seen).with_log_file(&log);
     scheduler.start().unwrap();

@@ -4,89 +4,17 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use yolk_session::{MaxAge, RedisStore, SessionLayer};
+use yolk_test::redis::RedisServer;
 
 use common::Client;
 
-/// A `redis-server` on 127.0.0.1, killed and reaped when dropped.
-struct RedisServer {
-    port: u16,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    /// Starts one on a free port, or `None` when `redis-server` is not installed (outside CI).
-    fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed; .ci/run installs it"
-            );
-            eprintln!("redis-server not installed: skipping the Redis tests");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = Self {
-            port,
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-        };
-        server.spawn();
-        Some(server)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn redis_store_set_cookie_rules_and_regenerate() {
-    let Some(server) = RedisServer::start() else {
+    let Some(server) = RedisServer::start_or_skip() else {
         return;
     };
     let store = RedisStore::open(&server.url()).unwrap();
@@ -96,7 +24,7 @@ async fn redis_store_set_cookie_rules_and_regenerate() {
 
 #[tokio::test]
 async fn redis_keys_carry_the_session_ttl() {
-    let Some(server) = RedisServer::start() else {
+    let Some(server) = RedisServer::start_or_skip() else {
         return;
     };
     let store = RedisStore::open(&server.url()).unwrap().with_prefix("t:");
@@ -130,7 +58,7 @@ async fn redis_keys_carry_the_session_ttl() {
 
 #[tokio::test]
 async fn redis_restart_mid_test_gives_503_then_recovers() {
-    let Some(mut server) = RedisServer::start() else {
+    let Some(mut server) = RedisServer::start_or_skip() else {
         return;
     };
     let store = RedisStore::open(&server.url()).unwrap();
@@ -175,7 +103,7 @@ async fn redis_restart_mid_test_gives_503_then_recovers() {
     assert_eq!(c.get("/untouched").await.status, StatusCode::OK);
 
     // Restarted empty (no persistence): the connection comes back by itself.
-    server.spawn();
+    server.restart().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let reply = loop {
         let reply = c.get("/get").await;

@@ -2,7 +2,14 @@
 #![deny(missing_docs)]
 
 mod app;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod jar;
+pub mod net;
+#[cfg(feature = "process")]
+pub mod process;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request;
 mod response;
 

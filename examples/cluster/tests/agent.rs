@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use common::{Cluster, EXIT_TIMEOUT, LONG, Load, json_pid};
-use rustix::process::Signal;
 use yolk_core::plugin::Timeline;
+use yolk_test::process::{Signal, kill, wait_gone};
 
 /// A cluster of two workers, each watching `dir` from start-up; `env` adds to its environment.
 fn watching_with(dir: &Path, env: &[(&str, &str)]) -> Cluster {
@@ -18,8 +18,7 @@ fn watching_with(dir: &Path, env: &[(&str, &str)]) -> Cluster {
         ("YOLK_WATCHER__DEBOUNCE_MS", "50"),
     ];
     all.extend_from_slice(env);
-    Cluster::start_with(&["--workers", "2"], &all)
-        .unwrap_or_else(|(_, stderr, _)| panic!("no ready line; stderr:\n{stderr}"))
+    Cluster::start_with(&["--workers", "2"], &all).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn watching(dir: &Path) -> Cluster {
@@ -66,7 +65,7 @@ fn inotify_instances(pid: u32) -> usize {
         .count()
 }
 
-fn stop(mut cluster: Cluster) {
+fn stop(cluster: Cluster) {
     cluster.signal(Signal::TERM);
     let status = cluster.wait_exit(EXIT_TIMEOUT).expect("the master exits");
     assert!(status.success(), "{status:?}\n{}", cluster.stderr());
@@ -102,7 +101,7 @@ fn an_agent_restarted_after_a_crash_serves_the_watches_the_workers_held() {
     let cluster = watching(watched.path());
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
     let workers = cluster.worker_pids(2);
-    common::kill(agent, Signal::KILL);
+    kill(agent, Signal::KILL).unwrap();
     cluster.wait_for_stderr(&format!("agent {agent} exited (killed by signal 9)"), LONG);
     cluster.poll("/messenger/agent", LONG, |body| json_pid(body) != agent);
 
@@ -119,7 +118,7 @@ fn a_reload_rolls_the_agent_and_the_workers_watches_follow_the_new_one() {
     let old_agent = json_pid(&cluster.get_ok("/messenger/agent"));
     let old_workers = cluster.worker_pids(2);
 
-    let load = Load::start(&cluster.address, 2);
+    let load = Load::start(cluster.address(), 2);
     // A slow request keeps one old worker alive, serving it, well into the reload.
     let slow = cluster.slow_request(5000);
 
@@ -155,7 +154,7 @@ fn a_reload_rolls_the_agent_and_the_workers_watches_follow_the_new_one() {
         "{old_workers:?} {new_workers:?}"
     );
     for &pid in old_workers.iter().chain([&old_agent]) {
-        common::wait_gone(pid, LONG);
+        wait_gone(pid, LONG);
     }
     let (ok, failed) = load.finish();
     assert!(ok > 0);
@@ -207,7 +206,7 @@ fn the_loader_trace_shows_the_master_the_agent_and_each_worker_on_one_axis() {
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
     let workers = cluster.worker_pids(2);
 
-    let master = timeline(&cluster, "master", cluster.pid);
+    let master = timeline(&cluster, "master", cluster.pid());
     assert_eq!(
         hooks(&master),
         ["bind_socket", "start_agent", "start_workers"]
@@ -227,7 +226,7 @@ fn the_loader_trace_shows_the_master_the_agent_and_each_worker_on_one_axis() {
         page.find(&format!(">{name} · "))
             .unwrap_or_else(|| panic!("no row for {name}:\n{page}"))
     };
-    let master_row = row(format!("master {}", cluster.pid));
+    let master_row = row(format!("master {}", cluster.pid()));
     let agent_row = row(format!("agent {agent}"));
     assert!(master_row < agent_row);
     for &pid in &workers {
@@ -241,9 +240,9 @@ fn the_loader_trace_shows_the_master_the_agent_and_each_worker_on_one_axis() {
     cluster.signal(Signal::HUP);
     cluster.wait_for_stderr("reload complete", LONG);
     for &pid in workers.iter().chain([&agent]) {
-        common::wait_gone(pid, LONG);
+        wait_gone(pid, LONG);
     }
-    let reload = timeline(&cluster, "master", cluster.pid);
+    let reload = timeline(&cluster, "master", cluster.pid());
     assert_eq!(hooks(&reload), ["start_agent", "roll_workers"]);
     assert!(reload.booted_at() > master.booted_at());
     let new_agent = json_pid(&cluster.get_ok("/messenger/agent"));

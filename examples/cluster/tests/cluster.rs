@@ -4,13 +4,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Cluster, EXIT_TIMEOUT, LONG, Load, alive, json_pid, run, wait_gone};
-use rustix::process::Signal;
+use common::{Cluster, EXIT_TIMEOUT, LONG, Load, json_pid, run};
+use yolk_test::cluster::ClusterError;
+use yolk_test::process::{Signal, alive, kill, wait_gone};
 
 #[test]
 fn starts_agent_then_workers_prints_the_ready_line_then_runs_server_did_ready() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
-    let line = &cluster.ready_line;
+    let cluster = Cluster::start(&["--workers", "2"]);
+    let line = cluster.ready_line();
     assert!(
         line.starts_with("yolk started on http://127.0.0.1:"),
         "{line}"
@@ -57,7 +58,7 @@ fn starts_agent_then_workers_prints_the_ready_line_then_runs_server_did_ready() 
 
 #[test]
 fn every_messenger_route_between_agent_and_workers() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let agent = cluster.get_ok("/messenger/agent");
     assert!(agent.contains(r#""role":"agent""#), "{agent}");
     let agent_pid = json_pid(&agent);
@@ -130,10 +131,10 @@ fn every_messenger_route_between_agent_and_workers() {
 
 #[test]
 fn a_killed_or_crashed_worker_is_replaced_while_serving_continues() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let old = cluster.worker_pids(2);
-    let load = Load::start(&cluster.address, 2);
-    common::kill(old[0], Signal::KILL);
+    let load = Load::start(cluster.address(), 2);
+    kill(old[0], Signal::KILL).unwrap();
     cluster.wait_for_stderr(
         &format!("worker {} exited (killed by signal 9)", old[0]),
         LONG,
@@ -179,9 +180,9 @@ fn a_killed_or_crashed_worker_is_replaced_while_serving_continues() {
 
 #[test]
 fn a_killed_agent_is_restarted_while_workers_keep_serving() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
-    common::kill(agent, Signal::KILL);
+    kill(agent, Signal::KILL).unwrap();
     cluster.wait_for_stderr(&format!("agent {agent} exited (killed by signal 9)"), LONG);
     for _ in 0..10 {
         assert!(cluster.get_ok("/").starts_with("hello from worker"));
@@ -195,7 +196,7 @@ fn a_killed_agent_is_restarted_while_workers_keep_serving() {
 
 #[test]
 fn sigusr1_to_the_master_reaches_the_agent_and_ends_nobody() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
     let workers = cluster.worker_pids(2);
     cluster.signal(Signal::USR1);
@@ -212,7 +213,7 @@ fn sigusr1_to_the_master_reaches_the_agent_and_ends_nobody() {
 
 #[test]
 fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let workers = cluster.worker_pids(2);
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
     let started = Instant::now();
@@ -241,9 +242,9 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
 
 #[test]
 fn a_rolling_reload_fails_no_request_and_a_failed_reload_keeps_the_old_workers() {
-    let mut cluster = Cluster::start(&["--workers", "2", "--title", "rolling"]);
+    let cluster = Cluster::start(&["--workers", "2", "--title", "rolling"]);
     let old = cluster.worker_pids(2);
-    let load = Load::start(&cluster.address, 2);
+    let load = Load::start(cluster.address(), 2);
     std::thread::sleep(Duration::from_millis(200));
 
     let (status, stdout, stderr) = run(&cluster.base_dir(), &["reload", "--title", "rolling"]);
@@ -268,7 +269,7 @@ fn a_rolling_reload_fails_no_request_and_a_failed_reload_keeps_the_old_workers()
         "[demo]\nfail_on_start = true\n",
     )
     .unwrap();
-    let load = Load::start(&cluster.address, 1);
+    let load = Load::start(cluster.address(), 1);
     cluster.signal(Signal::HUP);
     cluster.wait_for_stderr("reload aborted", LONG);
     let (_, failed) = load.finish();
@@ -283,17 +284,17 @@ fn a_rolling_reload_fails_no_request_and_a_failed_reload_keeps_the_old_workers()
 
 #[test]
 fn stop_and_status_find_the_master_through_its_pid_file() {
-    let mut cluster = Cluster::start(&["--workers", "2", "--title", "demo-t"]);
+    let cluster = Cluster::start(&["--workers", "2", "--title", "demo-t"]);
     let dir = cluster.base_dir();
     let pid_file = dir.join("run").join("demo-t.pid");
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap().trim(),
-        cluster.pid.to_string()
+        cluster.pid().to_string()
     );
     let (status, stdout, _) = run(&dir, &["status", "--title", "demo-t"]);
     assert!(status.success());
     assert!(
-        stdout.contains(&format!("running (master pid {})", cluster.pid)),
+        stdout.contains(&format!("running (master pid {})", cluster.pid())),
         "{stdout}"
     );
     // A second start under the same title is refused.
@@ -316,8 +317,14 @@ fn stop_and_status_find_the_master_through_its_pid_file() {
 #[test]
 fn a_worker_that_fails_to_start_fails_the_start_and_leaves_nothing() {
     let outcome = Cluster::start_with(&["--workers", "2"], &[("YOLK_DEMO__FAIL_ON_START", "true")]);
-    let Err((status, stderr, left)) = outcome else {
-        panic!("the cluster started");
+    let Err(ClusterError::Exited {
+        status,
+        stderr,
+        left,
+        ..
+    }) = outcome
+    else {
+        panic!("the cluster started, or not as expected");
     };
     assert!(left.is_empty(), "processes left behind: {left:?}");
     let status = status.expect("the master exits");
@@ -328,17 +335,17 @@ fn a_worker_that_fails_to_start_fails_the_start_and_leaves_nothing() {
 
 #[test]
 fn single_mode_runs_agent_and_app_in_one_process() {
-    let mut cluster = Cluster::start(&["--single"]);
+    let cluster = Cluster::start(&["--single"]);
     assert!(
-        cluster.ready_line.contains("(single process)"),
+        cluster.ready_line().contains("(single process)"),
         "{}",
-        cluster.ready_line
+        cluster.ready_line()
     );
     let body = cluster.get_ok("/");
-    assert_eq!(body, format!("hello from single {}\n", cluster.pid));
+    assert_eq!(body, format!("hello from single {}\n", cluster.pid()));
     cluster.poll("/agent", LONG, |body| body.starts_with("tick "));
     let reply = cluster.get_ok("/messenger/random");
-    assert_eq!(json_pid(&reply), cluster.pid);
+    assert_eq!(json_pid(&reply), cluster.pid());
     // A reload has nothing to roll, and does not end the process.
     cluster.signal(Signal::HUP);
     cluster.wait_for_stderr("reload ignored", LONG);
@@ -350,14 +357,14 @@ fn single_mode_runs_agent_and_app_in_one_process() {
 
 #[test]
 fn a_crash_loop_backs_off_and_recovers() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let old = cluster.worker_pids(2);
     // From now on a new worker cannot start.
     let config = cluster.base_dir().join("config");
     std::fs::create_dir_all(&config).unwrap();
     let file = config.join("config.default.toml");
     std::fs::write(&file, "[demo]\nfail_on_start = true\n").unwrap();
-    common::kill(old[0], Signal::KILL);
+    kill(old[0], Signal::KILL).unwrap();
     // Each failure waits twice as long as the one before: 100, 200, 400, 800 ms.
     cluster.wait_for_stderr("starting a new worker in 800 ms", LONG);
     let stderr = cluster.stderr();
@@ -381,7 +388,7 @@ fn a_crash_loop_backs_off_and_recovers() {
 
 #[test]
 fn children_exit_when_the_master_dies() {
-    let mut cluster = Cluster::start(&["--workers", "2"]);
+    let cluster = Cluster::start(&["--workers", "2"]);
     let workers = cluster.worker_pids(2);
     let agent = json_pid(&cluster.get_ok("/messenger/agent"));
     cluster.signal(Signal::KILL);
@@ -395,27 +402,22 @@ fn children_exit_when_the_master_dies() {
 #[test]
 fn a_session_written_through_one_worker_reads_through_the_other() {
     let cluster = Cluster::start(&["--workers", "2"]);
-    let (status, head, body) =
-        common::get_with(&cluster.address, "/session/write?value=ada", "").unwrap();
-    assert_eq!(status, 200, "{body}");
-    let writer = json_pid(&body);
-    let cookie = head
-        .lines()
-        .filter_map(|line| line.strip_prefix("set-cookie: "))
+    let written = yolk_test::net::get(cluster.address(), "/session/write?value=ada").unwrap();
+    assert_eq!(written.status, 200, "{}", written.body);
+    let writer = json_pid(&written.body);
+    let cookie = written
+        .headers("set-cookie")
         .find(|cookie| cookie.starts_with("YOLK_SESS="))
         .and_then(|cookie| cookie.split(';').next())
-        .unwrap_or_else(|| panic!("no session cookie in:\n{head}"))
+        .unwrap_or_else(|| panic!("no session cookie in:\n{}", written.head))
         .to_owned();
 
     // Fresh connections spread over both workers: read until the other one answers.
     let deadline = Instant::now() + LONG;
     loop {
-        let (status, _, body) = common::get_with(
-            &cluster.address,
-            "/session/read",
-            &format!("Cookie: {cookie}\r\n"),
-        )
-        .unwrap();
+        let yolk_test::net::Response { status, body, .. } =
+            yolk_test::net::get_with(cluster.address(), "/session/read", &[("Cookie", &cookie)])
+                .unwrap();
         assert_eq!(status, 200, "{body}");
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value["value"], "ada", "{body}");
@@ -425,6 +427,8 @@ fn a_session_written_through_one_worker_reads_through_the_other() {
         assert!(Instant::now() < deadline, "the other worker never answered");
     }
     // Without the cookie, no worker sees the value.
-    let (_, _, body) = common::get_with(&cluster.address, "/session/read", "").unwrap();
+    let body = yolk_test::net::get(cluster.address(), "/session/read")
+        .unwrap()
+        .body;
     assert!(body.contains("\"value\":null"), "{body}");
 }

@@ -6,15 +6,17 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{assert_group_empty, kill_group, run, run_with};
+use common::{run, run_with};
 use rustix::process::{Pid, WaitOptions};
+use yolk_test::process::{Signal, assert_group_empty, kill_group};
 
 /// Kills and reaps a daemon's process group on drop, pass or fail.
 struct Daemon(u32);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        kill_group(self.0);
+        // Nothing to do when the group is gone already.
+        let _ = kill_group(self.0, Signal::KILL);
         reap(self.0);
     }
 }
@@ -73,9 +75,13 @@ fn a_daemon_returns_once_ready_and_stops_through_its_pid_file() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no ready line: {stdout}"));
     assert!(line.contains("(2 workers)"), "{line}");
-    let (code, body) = common::get(address, "/").unwrap();
-    assert_eq!(code, 200);
-    assert!(body.starts_with("hello from worker"), "{body}");
+    let response = yolk_test::net::get(address, "/").unwrap();
+    assert_eq!(response.status, 200);
+    assert!(
+        response.body.starts_with("hello from worker"),
+        "{}",
+        response.body
+    );
     let log = std::fs::read_to_string(dir.path().join("logs/master-stdout.log")).unwrap();
     assert!(log.contains(line), "{log}");
 

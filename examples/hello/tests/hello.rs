@@ -1,9 +1,7 @@
 //! The hello app through the harness, and the real binary over a real socket.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -11,6 +9,7 @@ use http::StatusCode;
 use tempfile::TempDir;
 use yolk::AppBuilder;
 use yolk_test::TestApp;
+use yolk_test::process::{ProcessGroup, Signal};
 
 /// A base directory holding a copy of the app's real `config/`, so `run/` files stay out of
 /// the repository while the default key is the one the app ships with.
@@ -130,61 +129,25 @@ async fn yolk_keys_overrides_the_shipped_key() {
     shipped.get("/visits").await.assert_text("2");
 }
 
-/// Kills and reaps the child unless the test already did.
-struct Reaper(Option<Child>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// `GET path` over a fresh connection; the whole response, or the I/O error.
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
-}
-
 #[test]
 fn the_binary_serves_and_stops_on_sigterm() {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hello"))
-        .args(["--port", &port.to_string()])
-        .env_remove("YOLK_ENV")
-        .env_remove("YOLK_KEYS")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the hello binary starts");
-    let mut reaper = Reaper(Some(child));
-    let pid = reaper.0.as_ref().unwrap().id();
+    let port = yolk_test::net::free_port().expect("a free port");
+    let address = format!("127.0.0.1:{port}");
+    let hello = ProcessGroup::spawn(
+        Command::new(env!("CARGO_BIN_EXE_hello"))
+            .args(["--port", &port.to_string()])
+            .env_remove("YOLK_ENV")
+            .env_remove("YOLK_KEYS")
+            .env("RUST_LOG", "info"),
+    )
+    .expect("the hello binary starts");
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let response = loop {
-        match http_get(port, "/") {
+        match yolk_test::net::get(&address, "/") {
             Ok(response) => break response,
             Err(error) if Instant::now() < deadline => {
-                let child = reaper.0.as_mut().unwrap();
-                if let Some(status) = child.try_wait().unwrap() {
+                if let Some(status) = hello.wait_exit(Duration::ZERO) {
                     panic!("hello exited early with {status} (last error: {error})");
                 }
                 sleep(Duration::from_millis(50));
@@ -192,36 +155,24 @@ fn the_binary_serves_and_stops_on_sigterm() {
             Err(error) => panic!("hello did not answer on port {port} within 10 s: {error}"),
         }
     };
-    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-    assert!(response.ends_with("\r\n\r\nHello, yolk"), "{response}");
+    assert!(
+        response.head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{response:?}"
+    );
+    assert_eq!(response.body, "Hello, yolk");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        let child = reaper.0.as_mut().unwrap();
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hello did not exit within 10 s of SIGTERM"
-        );
-        sleep(Duration::from_millis(50));
-    };
-    let output = reaper.0.take().unwrap().wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    hello.signal(Signal::TERM).expect("hello runs");
+    let status = hello
+        .wait_exit(Duration::from_secs(10))
+        .expect("hello exits within 10 s of SIGTERM");
+    let stdout = hello.stdout();
     assert!(
         status.success(),
-        "hello exited with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "hello exited with {status}\nstdout:\n{stdout}\nstderr:\n{}",
+        hello.stderr()
     );
     assert!(
-        stdout.contains(&format!("started on http://127.0.0.1:{port}")),
+        stdout.contains(&format!("started on http://{address}")),
         "stdout:\n{stdout}"
     );
 }

@@ -1,40 +1,25 @@
-//! Drives the real `cluster-demo` binary: each cluster in its own temp dir and process group,
-//! on a free port, killed and reaped on drop whatever the test's outcome.
+//! Drives the real `cluster-demo` binary through `yolk_test::cluster`: each cluster in its own
+//! temp dir and process group, on a free port, killed and reaped on drop whatever the test's
+//! outcome; and what the tests ask of the demo's routes.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
+use yolk_test::cluster::ClusterError;
+use yolk_test::process::{ProcessGroup, Signal};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cluster-demo");
 
-/// Generous: the machine may be loaded.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long a test waits for the cluster to reach a state.
 pub const LONG: Duration = Duration::from_secs(30);
 
-/// A `cluster-demo` command run in `dir`, in a process group of its own.
-pub fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("YOLK_DEMO__TICK_MS", "100")
-        .env_remove("YOLK_ENV")
-        .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_PID")
-        .stdin(Stdio::null());
-    command
-}
+/// The demo's agent ticks every 100 ms, so the tests see ticks soon.
+const TICK: (&str, &str) = ("YOLK_DEMO__TICK_MS", "100");
 
 /// Runs a short command (`status`, `stop`, `reload`) to completion.
 pub fn run(dir: &Path, args: &[&str]) -> (ExitStatus, String, String) {
@@ -43,187 +28,88 @@ pub fn run(dir: &Path, args: &[&str]) -> (ExitStatus, String, String) {
 
 /// As [`run`], with extra environment.
 pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let mut child = command(dir, args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("cluster-demo starts");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = wait_timeout(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("`{}` did not finish; stderr: {stderr}", args.join(" "))
+    let process = ProcessGroup::spawn(
+        yolk_test::cluster::command(BIN, dir)
+            .args(args)
+            .env(TICK.0, TICK.1)
+            .envs(env.iter().copied()),
+    )
+    .expect("cluster-demo starts");
+    let status = process.wait_exit(EXIT_TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "`{}` did not finish; stderr: {}",
+            args.join(" "),
+            process.stderr()
+        )
     });
-    (status, stdout, stderr)
+    (status, process.stdout(), process.stderr())
 }
 
-pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A running master, its stdout lines and its stderr.
-pub struct Cluster {
-    pub dir: tempfile::TempDir,
-    master: Child,
-    pub pid: u32,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_closed: Arc<std::sync::atomic::AtomicBool>,
-    pub address: String,
-    pub ready_line: String,
-}
+/// A running master.
+pub struct Cluster(yolk_test::cluster::Cluster);
 
 impl Cluster {
     /// Starts `cluster-demo start --port 0 --env local` plus `args`, and waits for the ready line.
     pub fn start(args: &[&str]) -> Self {
-        Self::start_with(args, &[])
-            .unwrap_or_else(|(_, stderr, _)| panic!("no ready line; stderr:\n{stderr}"))
+        Self::start_with(args, &[]).unwrap_or_else(|error| panic!("{error}"))
     }
 
-    /// As [`Cluster::start`], with extra environment; `Err((status, stderr))` when the master
-    /// exited without a ready line.
-    pub fn start_with(
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Result<Self, (Option<ExitStatus>, String, Vec<u32>)> {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut all = vec!["start", "--port", "0", "--env", "local"];
-        all.extend_from_slice(args);
-        let mut command = command(dir.path(), &all);
-        command.envs(env.iter().copied());
-        let mut master = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("cluster-demo starts");
-        let pid = master.id();
-        let (sender, lines) = channel();
-        let stdout = master.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let stderr_closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let closed = Arc::clone(&stderr_closed);
-        let mut pipe = master.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-            closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        let mut cluster = Self {
-            dir,
-            master,
-            pid,
-            lines,
-            stderr,
-            stderr_closed,
-            address: String::new(),
-            ready_line: String::new(),
-        };
-        match cluster.lines.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => {
-                let address = line
-                    .strip_prefix("yolk started on http://")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-                    .to_owned();
-                cluster.address = address;
-                cluster.ready_line = line;
-                Ok(cluster)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = cluster.wait_exit(EXIT_TIMEOUT);
-                let deadline = Instant::now() + Duration::from_secs(20);
-                let mut left = group_members(cluster.pid);
-                while !left.is_empty() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(50));
-                    left = group_members(cluster.pid);
-                }
-                Err((status, cluster.stderr(), left))
-            }
-            Err(RecvTimeoutError::Timeout) => Err((None, cluster.stderr(), Vec::new())),
-        }
+    /// As [`Cluster::start`], with extra environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Result<Self, ClusterError> {
+        yolk_test::cluster::Cluster::builder(BIN)
+            .args(["--env", "local"])
+            .args(args)
+            .env(TICK.0, TICK.1)
+            .envs(env.iter().copied())
+            .start()
+            .map(Self)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.process().pid()
+    }
+
+    pub fn address(&self) -> &str {
+        self.0.address()
+    }
+
+    pub fn ready_line(&self) -> &str {
+        self.0.ready_line()
     }
 
     pub fn base_dir(&self) -> PathBuf {
-        self.dir.path().to_owned()
+        self.0.dir().to_owned()
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.0.process().stderr()
     }
 
     /// Waits until stderr contains `needle`.
     pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "stderr never showed `{needle}`:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.0
+            .process()
+            .wait_for_stderr(timeout, |lines| lines.contains(needle).then_some(()))
+            .unwrap_or_else(|error| panic!("stderr never showed `{needle}`: {error}"));
     }
 
     pub fn signal(&self, signal: Signal) {
-        kill(self.pid, signal);
+        self.0
+            .process()
+            .signal(signal)
+            .unwrap_or_else(|error| panic!("signal {signal:?} to the master: {error}"));
     }
 
-    /// Waits for the master to exit, then (bounded) for the last of its stderr.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let status = wait_timeout(&mut self.master, timeout)?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.stderr_closed.load(std::sync::atomic::Ordering::SeqCst)
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(status)
+    /// Waits for the master to exit, then (bounded) for the last of its output.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
+        self.0.process().wait_exit(timeout)
     }
 
     /// `GET path`, a fresh connection each time.
     pub fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        get(&self.address, path)
+        self.0
+            .get(path)
+            .map(|response| (response.status, response.body))
     }
 
     /// `GET path`, which must answer 200; its body.
@@ -286,9 +172,11 @@ impl Cluster {
     pub fn slow_request(&self, ms: u64) -> std::thread::JoinHandle<std::io::Result<(u16, String)>> {
         let mark = self.base_dir().join("run").join("inflight");
         let _ = std::fs::remove_file(&mark);
-        let address = self.address.clone();
-        let slow =
-            std::thread::spawn(move || get(&address, &format!("/slow?ms={ms}&mark=inflight")));
+        let address = self.address().to_owned();
+        let slow = std::thread::spawn(move || {
+            yolk_test::net::get(&address, &format!("/slow?ms={ms}&mark=inflight"))
+                .map(|response| (response.status, response.body))
+        });
         let deadline = Instant::now() + LONG;
         while !mark.exists() {
             assert!(Instant::now() < deadline, "the slow request never started");
@@ -299,15 +187,7 @@ impl Cluster {
 
     /// Asserts that no process of this cluster's group is left (zombies aside).
     pub fn assert_nothing_left(&self) {
-        assert_group_empty(self.pid);
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        kill_group(self.pid);
-        let _ = self.master.kill();
-        let _ = self.master.wait();
+        self.0.process().assert_nothing_left();
     }
 }
 
@@ -319,125 +199,11 @@ pub fn json_pid(body: &str) -> u32 {
         .unwrap_or_else(|| panic!("no pid in {body}")) as u32
 }
 
-/// `GET path` on `address` over HTTP/1.1 with `Connection: close`.
-pub fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
-    get_with(address, path, "").map(|(status, _head, body)| (status, body))
-}
-
-/// `GET path` on `address` with `headers` (whole `Name: value\r\n` lines) added; the status,
-/// the response head and the body.
-pub fn get_with(
-    address: &str,
-    path: &str,
-    headers: &str,
-) -> std::io::Result<(u16, String, String)> {
-    let socket = address
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(10))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\r\n"
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("incomplete response: {response:?}")))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
-    Ok((status, head.to_owned(), body.to_owned()))
-}
-
-pub fn kill(pid: u32, signal: Signal) {
-    if let Some(pid) = Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, signal);
-    }
-}
-
-pub fn kill_group(pgid: u32) {
-    if let Some(pgid) = Pid::from_raw(pgid as i32) {
-        let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
-    }
-}
-
-/// The live (not zombie) processes whose process group is `pgid`, from `/proc`.
-pub fn group_members(pgid: u32) -> Vec<u32> {
-    let mut members = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return members;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid pgrp ...`; comm may hold spaces, so split after the `)`.
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
-            members.push(pid);
-        }
-    }
-    members
-}
-
-/// Waits (bounded) until no live process is left in group `pgid`.
-pub fn assert_group_empty(pgid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = group_members(pgid);
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes left behind in group {pgid}: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Whether process `pid` is alive (not a zombie).
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(") ")
-                .map(|(_, rest)| !rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
-/// Waits (bounded) until `pid` is gone.
-pub fn wait_gone(pid: u32, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "process {pid} is still alive");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Requests `/` in a loop on fresh connections until told to stop; counts outcomes.
 pub struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicUsize>,
-    failed: Arc<std::sync::Mutex<Vec<String>>>,
+    failed: Arc<Mutex<Vec<String>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -445,15 +211,15 @@ impl Load {
     pub fn start(address: &str, clients: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicUsize::new(0));
-        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failed = Arc::new(Mutex::new(Vec::new()));
         let threads = (0..clients)
             .map(|_| {
                 let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
                 let address = address.to_owned();
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        match get(&address, "/") {
-                            Ok((200, _)) => {
+                        match yolk_test::net::get(&address, "/") {
+                            Ok(response) if response.status == 200 => {
                                 ok.fetch_add(1, Ordering::Relaxed);
                             }
                             other => failed.lock().unwrap().push(format!("{other:?}")),
