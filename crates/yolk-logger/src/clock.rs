@@ -1,5 +1,6 @@
-//! Local time for log lines and rotation: `2026-11-24 10:00:00,123`, formatted at most once
-//! per millisecond per thread, with the zone's offset looked up at most once a minute.
+//! Local time for log lines and rotation: `2026-11-24 10:00:00,123`, its date and time
+//! formatted at most once per second per thread, with the zone's offset looked up at most once
+//! a minute.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -105,26 +106,33 @@ pub(crate) fn date_string(civil: &Civil) -> String {
 }
 
 thread_local! {
+    /// The stamp of the last second formatted on this thread, and that second.
     static STAMP: Cell<(i64, [u8; STAMP_LEN])> = const { Cell::new((i64::MIN, [0; STAMP_LEN])) };
 }
 
-/// `2026-11-24 10:00:00,123` for `ms` after the epoch, in local time; cached per thread for
-/// the current millisecond.
+/// `2026-11-24 10:00:00,123` for `ms` after the epoch, in local time. The date and time are
+/// formatted once per second per thread; each call writes only the milliseconds.
 pub(crate) fn stamp(ms: i64) -> [u8; STAMP_LEN] {
-    STAMP.with(|cell| {
-        let (cached_ms, cached) = cell.get();
-        if cached_ms == ms {
+    let second = ms.div_euclid(1000);
+    let mut stamp = STAMP.with(|cell| {
+        let (cached_second, cached) = cell.get();
+        if cached_second == second {
             return cached;
         }
-        let formatted = format_stamp(ms);
-        cell.set((ms, formatted));
+        let formatted = format_second(second);
+        cell.set((second, formatted));
         formatted
-    })
+    });
+    put(
+        &mut stamp[20..23],
+        u32::try_from(ms.rem_euclid(1000)).unwrap_or(0),
+    );
+    stamp
 }
 
-fn format_stamp(ms: i64) -> [u8; STAMP_LEN] {
-    let c = civil(ms.div_euclid(1000));
-    let millis = u32::try_from(ms.rem_euclid(1000)).unwrap_or(0);
+/// `2026-11-24 10:00:00,000` for the second `unix_secs`.
+fn format_second(unix_secs: i64) -> [u8; STAMP_LEN] {
+    let c = civil(unix_secs);
     let mut out = *b"0000-00-00 00:00:00,000";
     let year = u32::try_from(c.year.clamp(0, 9999)).unwrap_or(0);
     put(&mut out[0..4], year);
@@ -133,7 +141,6 @@ fn format_stamp(ms: i64) -> [u8; STAMP_LEN] {
     put(&mut out[11..13], c.hour);
     put(&mut out[14..16], c.minute);
     put(&mut out[17..19], c.second);
-    put(&mut out[20..23], millis);
     out
 }
 
@@ -167,11 +174,24 @@ mod tests {
         assert!(text.ends_with(",123"), "{text}");
         assert_eq!(&text[4..5], "-");
         assert_eq!(stamp(ms), stamp(ms));
-        let offset = offset_at(ms / 1000);
-        let expected = jiff::Timestamp::from_millisecond(ms + offset * 1000)
-            .unwrap()
-            .strftime("%Y-%m-%d %H:%M:%S,%3f")
-            .to_string();
-        assert_eq!(text, expected);
+        // Within the cached second, into the next one, back to an earlier one, and at a
+        // second's edges: each stamp is what a full formatting gives.
+        for at in [
+            ms,
+            ms + 1,
+            ms + 876,
+            ms + 877,
+            ms + 1_000,
+            ms - 124,
+            ms - 123,
+            ms + 61_000,
+        ] {
+            let offset = offset_at(at.div_euclid(1000));
+            let expected = jiff::Timestamp::from_millisecond(at + offset * 1000)
+                .unwrap()
+                .strftime("%Y-%m-%d %H:%M:%S,%3f")
+                .to_string();
+            assert_eq!(String::from_utf8(stamp(at).to_vec()).unwrap(), expected);
+        }
     }
 }

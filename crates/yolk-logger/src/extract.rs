@@ -41,7 +41,9 @@ impl LogContext {
 
     /// Milliseconds since the request came in.
     pub fn elapsed_ms(&self) -> u128 {
-        REQUEST.try_with(|info| info.elapsed_ms()).unwrap_or(0)
+        REQUEST
+            .try_with(|info| u128::from(info.elapsed_ms()))
+            .unwrap_or(0)
     }
 }
 

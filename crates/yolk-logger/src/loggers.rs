@@ -14,8 +14,9 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::Registry;
 
 use crate::config::{Level, LoggerConfig, LoggerEntry, Rotate, rank};
+use crate::context::with_request;
 use crate::error::LoggerError;
-use crate::format::{self, Fields};
+use crate::format::{self, Head, Scratch};
 use crate::writer::{FileWriter, WriterOptions};
 
 /// The variable that overrides the console level: `YOLK_LOG=debug`.
@@ -63,7 +64,8 @@ pub struct LogFile {
 
 #[derive(Debug)]
 struct Inner {
-    pid: u32,
+    /// The process id in decimal, as every line shows it.
+    pid: String,
     dir: PathBuf,
     app: Sink,
     core: Sink,
@@ -319,32 +321,39 @@ impl Loggers {
             return;
         }
         let ms = crate::clock::now_ms();
-        format::with_fields(event, |fields| {
-            let want_text = (to_file && sink.text.is_some())
-                || (to_error && inner.error.text.is_some())
-                || (to_stdout && !inner.stdout_json);
-            let want_json = (to_file && sink.json.is_some())
-                || (to_error && inner.error.json.is_some())
-                || (to_stdout && inner.stdout_json);
-            let text =
-                want_text.then(|| format::text_line(ms, metadata.level(), inner.pid, fields));
-            let json = want_json
-                .then(|| format::json_line(ms, metadata.level(), inner.pid, &sink.name, fields));
-            if to_stdout {
-                let line = if inner.stdout_json { &json } else { &text };
-                if let Some(line) = line {
-                    console(level, line);
+        let want_text = (to_file && sink.text.is_some())
+            || (to_error && inner.error.text.is_some())
+            || (to_stdout && !inner.stdout_json);
+        let want_json = (to_file && sink.json.is_some())
+            || (to_error && inner.error.json.is_some())
+            || (to_stdout && inner.stdout_json);
+        format::with_fields(event, |scratch| {
+            let Scratch { fields, text, json } = scratch;
+            with_request(|request| {
+                let head = Head {
+                    ms,
+                    level: metadata.level(),
+                    pid: &inner.pid,
+                    request,
+                };
+                if want_text {
+                    format::text_line(text, &head, fields);
                 }
+                if want_json {
+                    format::json_line(json, &head, &sink.name, fields);
+                }
+            });
+            if to_stdout {
+                console(level, if inner.stdout_json { json } else { text });
             }
             if to_error {
-                send(inner.error.text.as_ref(), text.as_ref());
-                send(inner.error.json.as_ref(), json.as_ref());
+                send(inner.error.text.as_ref(), text);
+                send(inner.error.json.as_ref(), json);
             }
             if to_file {
-                put(sink.text.as_ref(), text);
-                put(sink.json.as_ref(), json);
+                send(sink.text.as_ref(), text);
+                send(sink.json.as_ref(), json);
             }
-            let _: &Fields = fields;
         });
     }
 }
@@ -357,15 +366,10 @@ fn console(level: u8, line: &[u8]) {
     }
 }
 
-fn send(writer: Option<&Arc<FileWriter>>, line: Option<&Vec<u8>>) {
-    if let (Some(writer), Some(line)) = (writer, line) {
+/// Appends `line` to `writer`, when the logger has that output (and so the line was built).
+fn send(writer: Option<&Arc<FileWriter>>, line: &[u8]) {
+    if let Some(writer) = writer {
         writer.write_line(line);
-    }
-}
-
-fn put(writer: Option<&Arc<FileWriter>>, line: Option<Vec<u8>>) {
-    if let (Some(writer), Some(line)) = (writer, line) {
-        writer.write_line(&line);
     }
 }
 
@@ -572,7 +576,7 @@ impl LoggersBuilder {
             custom.push((name.clone(), sink(name, entry, path, level_of(entry))?));
         }
         let inner = Inner {
-            pid: std::process::id(),
+            pid: std::process::id().to_string(),
             dir,
             app,
             core,

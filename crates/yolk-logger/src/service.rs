@@ -12,6 +12,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower_service::Service;
 
 use crate::context::{REQUEST, RequestInfo};
+use crate::format::request_line;
 use crate::layer::RequestLogLayer;
 
 /// The `tracing` target of the one line per request.
@@ -55,8 +56,13 @@ where
         };
         let future = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture {
-            inner: REQUEST.scope(info, future),
-            log: self.layer.log_requests,
+            inner: REQUEST.scope(
+                info,
+                LineOnResponse {
+                    inner: future,
+                    log: self.layer.log_requests,
+                },
+            ),
         }
     }
 }
@@ -65,8 +71,7 @@ pin_project! {
     /// The response future of [`RequestLog`].
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: TaskLocalFuture<RequestInfo, F>,
-        log: bool,
+        inner: TaskLocalFuture<RequestInfo, LineOnResponse<F>>,
     }
 }
 
@@ -83,18 +88,43 @@ where
     type Output = Result<Response<ResBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let result = ready!(this.inner.as_mut().poll(cx));
+        self.project().inner.poll(cx)
+    }
+}
+
+pin_project! {
+    /// The inner service's future, which logs the request line once it has the response:
+    /// polled inside the request's scope, so the line gets the request's prefix without the
+    /// context being set a second time.
+    struct LineOnResponse<F> {
+        #[pin]
+        inner: F,
+        log: bool,
+    }
+}
+
+impl<F, ResBody, E> Future for LineOnResponse<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
         if *this.log
             && let Ok(response) = &result
-            && tracing::enabled!(target: REQUEST_TARGET, tracing::Level::INFO)
-            && let Some(info) = this.inner.take_value()
         {
-            let status = response.status().as_u16();
-            let ms = info.elapsed_ms();
-            REQUEST.sync_scope(info, || {
-                tracing::info!(target: REQUEST_TARGET, "{status} {ms}ms");
-            });
+            // The message is formatted only when some logger takes the line; a `str` is
+            // recorded without `core::fmt`.
+            tracing::info!(
+                target: REQUEST_TARGET,
+                message = request_line(
+                    response.status().as_u16(),
+                    REQUEST.try_with(RequestInfo::elapsed_ms).unwrap_or(0),
+                )
+                .as_str()
+            );
         }
         Poll::Ready(result)
     }

@@ -167,8 +167,23 @@ async fn the_request_prefix_is_right() {
     assert!(rest(lines[1]).ends_with("] after login items=3"), "{app}");
     assert_eq!(rest(lines[2]), format!("INFO {pid} outside a request"));
     let core = read(&loggers, "yolk-web.log");
-    assert!(core.contains("[ada/10.1.2.3/trace-7/"), "{core}");
-    assert!(core.contains("ms GET /cart?page=2] 200 "), "{core}");
+    let lines: Vec<&str> = core.lines().collect();
+    assert_eq!(lines.len(), 1, "{core}");
+    check_line_shape(lines[0]);
+    // `INFO 4242 [ada/10.1.2.3/trace-7/0ms GET /cart?page=2] 200 0ms`, whatever the two times.
+    let line = rest(lines[0]);
+    let head = format!("INFO {pid} [ada/10.1.2.3/trace-7/");
+    let (elapsed, after) = line
+        .strip_prefix(&head)
+        .and_then(|after| after.split_once("ms GET /cart?page=2] 200 "))
+        .unwrap_or_else(|| panic!("{line}"));
+    let took = after.strip_suffix("ms").unwrap_or_else(|| panic!("{line}"));
+    for number in [elapsed, took] {
+        assert!(
+            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+            "{line}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -354,4 +369,62 @@ fn threads_never_tear_lines() {
         check_line_shape(line);
         assert!(line.contains(" INFO ") && line.contains(" line "), "{line}");
     }
+}
+
+/// Keeps the message of every request line it sees.
+#[derive(Clone, Default)]
+struct RequestLines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::field::Visit for RequestLines {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.lock().unwrap().push(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0.lock().unwrap().push(format!("{value:?}"));
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestLines {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() == yolk_logger::REQUEST_TARGET
+            && *event.metadata().level() == tracing::Level::INFO
+        {
+            event.record(&mut self.clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn other_layers_see_the_request_line_as_an_event() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let loggers = loggers(dir.path(), LoggerConfig::default());
+    let seen = RequestLines::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(loggers.layer())
+        .with(seen.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = Router::new()
+        .route("/", get(|| async { "hi" }))
+        .layer(RequestLogLayer::new());
+    assert_eq!(app.oneshot(request("/")).await.unwrap().status(), 200);
+    loggers.flush();
+    let messages = seen.0.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let core = read(&loggers, "yolk-web.log");
+    assert!(
+        core.ends_with(&format!("] {}\n", messages[0])),
+        "{core} {messages:?}"
+    );
+    assert!(messages[0].starts_with("200 ") && messages[0].ends_with("ms"));
 }
