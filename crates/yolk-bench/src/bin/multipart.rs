@@ -239,6 +239,11 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// Writes back every dirty page of the machine (`sync(1)`); best effort.
+fn flush_disk_cache() {
+    let _ = Command::new("sync").status();
+}
+
 fn upload_bench(args: &[String]) -> Result<(), String> {
     let mut args = args.to_vec();
     args.retain(|arg| arg != "--upload-bench");
@@ -261,10 +266,16 @@ fn upload_bench(args: &[String]) -> Result<(), String> {
     let mut growth: [u64; 2] = [0, 0];
     let result = (|| {
         for round in 1..=rounds {
-            for (i, kind) in kinds.iter().enumerate() {
+            // Each round swaps who goes first, so neither always inherits the other's cache state.
+            let order = if round % 2 == 1 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let kind = kinds[i];
                 let server = UploadServer::start(kind, &dir)?;
                 upload(server.port, 8 * MIB)?;
                 server.reset_peak();
+                // The previous upload's pages may still be waiting to be written back; flush them
+                // now, or this run pays for that run's writes.
+                flush_disk_cache();
                 let before = server.peak_rss()?;
                 let seconds = upload(server.port, size)?;
                 let after = server.peak_rss()?;
