@@ -5,6 +5,9 @@
 //! mode. Every server of a suite is started once on `127.0.0.1:0` (the port is read from its
 //! `listening on 127.0.0.1:PORT` line); then, round after round, `load` is run against each
 //! server in turn, so drift of the machine (heat, other work) spreads evenly over all of them.
+//! Servers run pinned to the last CPU and the load generator to the others (`taskset`; see
+//! [`pinning`]), so a server's requests/s reflects its cost per request rather than how the
+//! kernel shares two cores among three busy threads; `--no-pin` turns this off.
 //! The table gives each server's median, min and max requests/s, its p99 latency and its ratio
 //! to the suite's baseline; the closing `bench: ...` line sums up the ratios.
 //!
@@ -224,6 +227,9 @@ Options:
   --rounds R          rounds; each round loads every server once (default 5)
   --connections C     keep-alive connections of the load generator (default 32)
   --load-threads T    load generator threads (default 1)
+  --no-pin            do not pin the servers to the last CPU and the load generator to the
+                      others (pinning needs `taskset` and 2+ CPUs; without it, server and
+                      load fight over the same cores and rounds spread far more)
   --list              list the suites and their servers
   -h, --help          this message";
 
@@ -235,6 +241,8 @@ struct Options {
     rounds: usize,
     connections: usize,
     load_threads: usize,
+    /// CPU lists for `taskset -c`: the servers', then the load generator's; `None` unpinned.
+    pinning: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -246,6 +254,7 @@ impl Default for Options {
             rounds: 5,
             connections: 32,
             load_threads: 1,
+            pinning: None,
         }
     }
 }
@@ -253,6 +262,7 @@ impl Default for Options {
 /// Runs `bench` with the arguments after the task name.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut options = Options::default();
+    let mut pin = true;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -262,6 +272,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "--rounds" => options.rounds = crate::flag_number(arg, &mut iter)?,
             "--connections" => options.connections = crate::flag_number(arg, &mut iter)?,
             "--load-threads" => options.load_threads = crate::flag_number(arg, &mut iter)?,
+            "--no-pin" => pin = false,
             "--list" => {
                 list_suites();
                 return Ok(());
@@ -275,6 +286,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     if options.rounds == 0 || options.duration_ms == 0 || options.connections == 0 {
         return Err("`--rounds`, `--duration-ms` and `--connections` must be > 0".to_owned());
+    }
+    if pin {
+        options.pinning = pinning();
+    }
+    match &options.pinning {
+        Some((server, load)) => {
+            println!("bench: servers pinned to CPU {server}, the load generator to CPU {load}");
+        }
+        None => println!("bench: not pinned: servers and the load generator share every CPU"),
     }
     let reload_only = options.suite.as_deref() == Some(RELOAD_SUITE);
     let suites: Vec<&Suite> = match &options.suite {
@@ -355,6 +375,43 @@ fn target_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "cargo metadata printed no target_directory".to_owned())
 }
 
+/// The CPU lists that keep the servers and the load generator apart: the last CPU for the
+/// servers, the others for the load. `None` with fewer than 2 CPUs or without `taskset`.
+///
+/// Apart, each server's requests/s measures its own cost per request; together, the kernel's
+/// scheduling of three busy threads on two cores moves the figures more than the code does.
+fn pinning() -> Option<(String, String)> {
+    let cpus = thread::available_parallelism().map_or(1, usize::from);
+    let taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if cpus < 2 || !taskset {
+        return None;
+    }
+    let load = if cpus == 2 {
+        "0".to_owned()
+    } else {
+        format!("0-{}", cpus - 2)
+    };
+    Some(((cpus - 1).to_string(), load))
+}
+
+/// `program` as a command, run under `taskset -c cpus` when `cpus` is given (taskset execs
+/// the program, so the pid stays the program's).
+fn pinned(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", cpus]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 /// A child process that is killed and reaped when dropped, whatever happened before.
 #[derive(Debug)]
 struct ChildGuard {
@@ -403,11 +460,16 @@ struct RunningServer {
 }
 
 /// Starts a server on port 0 and waits for its `listening on 127.0.0.1:PORT` line.
-fn start_server(spec: &'static ServerSpec, bin_dir: &Path) -> Result<RunningServer, String> {
+fn start_server(
+    spec: &'static ServerSpec,
+    bin_dir: &Path,
+    options: &Options,
+) -> Result<RunningServer, String> {
     let program = bin_dir.join(spec.bin);
+    let cpus = options.pinning.as_ref().map(|(server, _)| server.as_str());
     let mut process = ChildGuard::spawn(
         spec.name,
-        Command::new(&program)
+        pinned(&program, cpus)
             .args(spec.args)
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())
@@ -459,6 +521,11 @@ struct Sample {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Every response of the run, warm-up included.
+    answered: f64,
+    /// The server's CPU time (all its processes and threads) per answered request, in µs;
+    /// `None` where `/proc` cannot tell.
+    cpu_us: Option<f64>,
 }
 
 impl Sample {
@@ -469,8 +536,36 @@ impl Sample {
             rps: json_number(line, "rps")?,
             p50_us: json_number(line, "p50_us")?,
             p99_us: json_number(line, "p99_us")?,
+            answered: json_number(line, "answered")?,
+            cpu_us: None,
         })
     }
+}
+
+/// CPU time, in ns, that process `pid`, its threads and its descendants have run so far
+/// (`/proc/PID/task/TID/schedstat`); `None` without `/proc`.
+fn tree_cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let dir = task.path();
+        if let Ok(schedstat) = std::fs::read_to_string(dir.join("schedstat")) {
+            total += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        // A child may have been started by any thread, so every thread's list is read.
+        for child in std::fs::read_to_string(dir.join("children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|child| child.parse().ok())
+        {
+            total += tree_cpu_ns(child).unwrap_or(0);
+        }
+    }
+    Some(total)
 }
 
 /// Runs the load generator once against a server, bounded in time.
@@ -482,9 +577,12 @@ fn run_load(
 ) -> Result<Sample, String> {
     server.process.check_alive()?;
     let url = format!("http://127.0.0.1:{}{path}", server.port);
+    let server_pid = server.process.child.id();
+    let cpu_before = tree_cpu_ns(server_pid);
+    let cpus = options.pinning.as_ref().map(|(_, load)| load.as_str());
     let mut load = ChildGuard::spawn(
         LOAD_BIN,
-        Command::new(bin_dir.join(LOAD_BIN))
+        pinned(&bin_dir.join(LOAD_BIN), cpus)
             .args(["--url", &url])
             .args(["--connections", &options.connections.to_string()])
             .args(["--duration-ms", &options.duration_ms.to_string()])
@@ -524,11 +622,17 @@ fn run_load(
             server.spec.name
         ));
     }
-    let sample = output
+    let cpu_after = tree_cpu_ns(server_pid);
+    let mut sample = output
         .lines()
         .rev()
         .find_map(Sample::parse)
         .ok_or_else(|| format!("load printed no result line: {output:?}"))?;
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after)
+        && sample.answered > 0.0
+    {
+        sample.cpu_us = Some(after.saturating_sub(before) as f64 / 1e3 / sample.answered);
+    }
     if sample.requests == 0.0 {
         return Err(format!(
             "no successful request to {} ({} errors)",
@@ -552,7 +656,7 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     // Dropping `servers` (also on `?`) kills and reaps every server.
     let mut servers = Vec::new();
     for spec in suite.servers {
-        let server = start_server(spec, bin_dir)?;
+        let server = start_server(spec, bin_dir, options)?;
         println!("    {} listening on 127.0.0.1:{}", spec.name, server.port);
         servers.push(server);
     }
@@ -562,13 +666,16 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
         for (server, runs) in servers.iter_mut().zip(&mut samples) {
             let sample = run_load(bin_dir, server, suite.path, options)?;
             println!(
-                "    round {round}/{}  {:<14} {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  errors {}",
+                "    round {round}/{}  {:<14} {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  errors {}  server cpu {} us/req",
                 options.rounds,
                 server.spec.name,
                 sample.rps,
                 sample.p50_us,
                 sample.p99_us,
-                sample.errors
+                sample.errors,
+                sample
+                    .cpu_us
+                    .map_or("?".to_owned(), |cpu| format!("{cpu:.2}"))
             );
             runs.push(sample);
         }
@@ -584,7 +691,6 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     let baseline = rows
         .iter()
         .find(|row| row.name == suite.baseline)
-        .map(|row| row.median_rps)
         .ok_or_else(|| {
             format!(
                 "baseline `{}` is not a server of `{}`",
@@ -600,7 +706,7 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
 fn reload_under_load(bin_dir: &Path, options: &Options) -> Result<String, String> {
     println!("\n==> bench `{RELOAD_SUITE}`: {RELOAD_ABOUT}");
     let started = Instant::now();
-    let mut server = start_server(&RELOAD_SERVER, bin_dir)?;
+    let mut server = start_server(&RELOAD_SERVER, bin_dir, options)?;
     let ready_ms = started.elapsed().as_millis();
     let master = server.process.child.id();
     let workers_before = children(master);
@@ -711,12 +817,15 @@ struct Row {
     /// Median over the rounds of each round's p99.
     p99_us: f64,
     errors: f64,
+    /// Median server CPU µs per request, when every round measured it.
+    cpu_us: Option<f64>,
 }
 
 impl Row {
     fn new(name: &'static str, runs: &[Sample]) -> Self {
         let rps: Vec<f64> = runs.iter().map(|s| s.rps).collect();
         let p99: Vec<f64> = runs.iter().map(|s| s.p99_us).collect();
+        let cpu: Option<Vec<f64>> = runs.iter().map(|s| s.cpu_us).collect();
         Self {
             name,
             median_rps: median(&rps),
@@ -724,47 +833,74 @@ impl Row {
             max_rps: rps.iter().copied().fold(0.0, f64::max),
             p99_us: median(&p99),
             errors: runs.iter().map(|s| s.errors).sum(),
+            cpu_us: cpu.map(|cpu| median(&cpu)),
         }
+    }
+
+    /// Requests per second of server CPU, relative to `baseline`'s: how many of this server's
+    /// requests one core serves for each of the baseline's. Unlike the requests/s ratio, it
+    /// holds when the load generator, not the server, sets the pace.
+    fn capacity_vs(&self, baseline: &Self) -> Option<f64> {
+        Some(baseline.cpu_us? / self.cpu_us?)
     }
 }
 
-fn print_table(suite: &Suite, rows: &[Row], baseline: f64) {
+fn print_table(suite: &Suite, rows: &[Row], baseline: &Row) {
     let ratio_header = format!("vs {}", suite.baseline);
     println!("\nbench `{}` ({})", suite.name, suite.about);
     let header = format!(
-        "{:<14} {:>12} {:>12} {:>12} {:>10} {:>8} {:>14}",
-        "server", "median rps", "min rps", "max rps", "p99 us", "errors", ratio_header
+        "{:<14} {:>12} {:>12} {:>12} {:>10} {:>8} {:>14} {:>12} {:>12}",
+        "server",
+        "median rps",
+        "min rps",
+        "max rps",
+        "p99 us",
+        "errors",
+        ratio_header,
+        "cpu us/req",
+        "capacity vs"
     );
     println!("{header}");
     println!("{}", "-".repeat(header.len()));
     for row in rows {
         println!(
-            "{:<14} {:>12.0} {:>12.0} {:>12.0} {:>10.0} {:>8} {:>14.3}",
+            "{:<14} {:>12.0} {:>12.0} {:>12.0} {:>10.0} {:>8} {:>14.3} {:>12} {:>12}",
             row.name,
             row.median_rps,
             row.min_rps,
             row.max_rps,
             row.p99_us,
             row.errors,
-            row.median_rps / baseline
+            row.median_rps / baseline.median_rps,
+            row.cpu_us.map_or("?".to_owned(), |cpu| format!("{cpu:.2}")),
+            row.capacity_vs(baseline)
+                .map_or("?".to_owned(), |capacity| format!("{capacity:.3}"))
         );
     }
-    println!();
+    println!(
+        "(capacity: requests per second of server CPU, against {}; the server's cost per \
+         request, whatever the load generator's pace)\n",
+        suite.baseline
+    );
 }
 
-/// `hello: bare_axum 51234 rps (baseline), yolk_core 0.972x`.
-fn summary(suite: &Suite, rows: &[Row], baseline: f64) -> String {
+/// `hello: bare_axum 51234 rps (baseline), yolk_core 50001 rps = 0.976x bare_axum (capacity
+/// 0.951x)`.
+fn summary(suite: &Suite, rows: &[Row], baseline: &Row) -> String {
     let parts: Vec<String> = rows
         .iter()
         .map(|row| {
             if row.name == suite.baseline {
                 format!("{} {:.0} rps (baseline)", row.name, row.median_rps)
             } else {
+                let capacity = row.capacity_vs(baseline).map_or(String::new(), |capacity| {
+                    format!(" (capacity {capacity:.3}x)")
+                });
                 format!(
-                    "{} {:.0} rps = {:.3}x {}",
+                    "{} {:.0} rps = {:.3}x {}{capacity}",
                     row.name,
                     row.median_rps,
-                    row.median_rps / baseline,
+                    row.median_rps / baseline.median_rps,
                     suite.baseline
                 )
             }
@@ -887,7 +1023,7 @@ mod tests {
 
     #[test]
     fn parses_load_output() {
-        let line = r#"{"requests":1500,"errors":2,"seconds":1.000,"rps":1500.0,"p50_us":210,"p99_us":980}"#;
+        let line = r#"{"requests":1500,"errors":2,"seconds":1.000,"rps":1500.0,"p50_us":210,"p99_us":980,"answered":1800}"#;
         assert_eq!(
             Sample::parse(line),
             Some(Sample {
@@ -895,10 +1031,39 @@ mod tests {
                 errors: 2.0,
                 rps: 1500.0,
                 p50_us: 210.0,
-                p99_us: 980.0
+                p99_us: 980.0,
+                answered: 1800.0,
+                cpu_us: None,
             })
         );
         assert_eq!(Sample::parse("load: refusing http://example.com"), None);
+    }
+
+    #[test]
+    fn tree_cpu_counts_threads_and_children() {
+        let me = std::process::id();
+        let before = tree_cpu_ns(me).expect("/proc is readable");
+        // A busy child of a busy thread: both must count.
+        let child = thread::spawn(|| {
+            let mut child = Command::new("sh")
+                .args([
+                    "-c",
+                    "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; sleep 2",
+                ])
+                .spawn()
+                .expect("sh starts");
+            thread::sleep(Duration::from_millis(1500));
+            let during = tree_cpu_ns(std::process::id()).expect("/proc is readable");
+            let _ = child.kill();
+            let _ = child.wait();
+            during
+        });
+        let during = child.join().expect("no panic");
+        assert!(
+            during - before >= 10_000_000,
+            "the busy child's CPU time is counted: {} ns",
+            during - before
+        );
     }
 
     #[test]
@@ -925,22 +1090,38 @@ mod tests {
 
     #[test]
     fn ratios_in_summary() {
-        let sample = |rps| Sample {
+        let sample = |rps, cpu_us| Sample {
             requests: rps,
             errors: 0.0,
             rps,
             p50_us: 1.0,
             p99_us: 2.0,
+            answered: rps,
+            cpu_us,
         };
         let rows = vec![
-            Row::new("bare_axum", &[sample(100.0), sample(300.0), sample(200.0)]),
-            Row::new("other", &[sample(150.0)]),
+            Row::new(
+                "bare_axum",
+                &[
+                    sample(100.0, Some(9.0)),
+                    sample(300.0, Some(8.0)),
+                    sample(200.0, Some(10.0)),
+                ],
+            ),
+            Row::new("other", &[sample(150.0, Some(10.0))]),
+            Row::new(
+                "unmeasured",
+                &[sample(150.0, Some(1.0)), sample(100.0, None)],
+            ),
         ];
         assert_eq!(rows[0].median_rps, 200.0);
         assert_eq!((rows[0].min_rps, rows[0].max_rps), (100.0, 300.0));
+        assert_eq!(rows[0].cpu_us, Some(9.0));
+        assert_eq!(rows[2].cpu_us, None);
         assert_eq!(
-            summary(&SUITES[0], &rows, 200.0),
-            "hello: bare_axum 200 rps (baseline), other 150 rps = 0.750x bare_axum"
+            summary(&SUITES[0], &rows, &rows[0]),
+            "hello: bare_axum 200 rps (baseline), other 150 rps = 0.750x bare_axum (capacity \
+             0.900x), unmeasured 125 rps = 0.625x bare_axum"
         );
     }
 }

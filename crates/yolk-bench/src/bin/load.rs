@@ -8,8 +8,10 @@
 //!
 //! Opens `C` connections, each sending one request at a time for `W + D` ms; only responses
 //! completed in the last `D` ms count. Prints one JSON line:
-//! `{"requests":..,"errors":..,"seconds":..,"rps":..,"p50_us":..,"p99_us":..}` where `requests`
-//! are 2xx responses and `errors` are failed connections, failed requests and non-2xx answers.
+//! `{"requests":..,"errors":..,"seconds":..,"rps":..,"p50_us":..,"p99_us":..,"answered":..}`
+//! where `requests` are 2xx responses and `errors` are failed connections, failed requests and
+//! non-2xx answers, both counted in the measured window; `answered` counts every response of
+//! the whole run, warm-up included (what the server's CPU time over the run paid for).
 //! Any URL not on 127.0.0.1 is refused; the run is bounded in time whatever the server does.
 
 use std::sync::Arc;
@@ -120,6 +122,8 @@ fn parse_options() -> Result<Options, String> {
 struct Stats {
     ok: u64,
     errors: u64,
+    /// Every response, warm-up included.
+    answered: u64,
     latencies_us: Vec<u32>,
 }
 
@@ -195,6 +199,7 @@ async fn run_connection(
             match timeout_at(end + GRACE, request(&mut sender, &target, &host, &headers)).await {
                 Ok(Ok(Outcome::Closed)) => continue 'connections,
                 Ok(Ok(Outcome::Answered { status, reusable })) => {
+                    stats.answered += 1;
                     let done = Instant::now();
                     if in_window(done) {
                         if status.is_success() {
@@ -246,6 +251,7 @@ async fn run(options: Options) -> String {
             Ok(stats) => {
                 total.ok += stats.ok;
                 total.errors += stats.errors;
+                total.answered += stats.answered;
                 total.latencies_us.extend(stats.latencies_us);
             }
             Err(_) => total.errors += 1,
@@ -254,13 +260,14 @@ async fn run(options: Options) -> String {
     total.latencies_us.sort_unstable();
     let seconds = options.duration.as_secs_f64();
     format!(
-        "{{\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"p50_us\":{},\"p99_us\":{}}}",
+        "{{\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"p50_us\":{},\"p99_us\":{},\"answered\":{}}}",
         total.ok,
         total.errors,
         seconds,
         total.ok as f64 / seconds,
         percentile(&total.latencies_us, 0.50),
         percentile(&total.latencies_us, 0.99),
+        total.answered,
     )
 }
 
