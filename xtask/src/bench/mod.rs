@@ -21,6 +21,8 @@
 //! works, since the secret is the client's. A server of the cookieless worst case simply lists
 //! none.
 
+mod instructions;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -94,7 +96,7 @@ const SUITES: &[Suite] = &[
         ],
     },
     Suite {
-        name: "cluster",
+        name: CLUSTER_SUITE,
         about: "GET / -> \"Hello, yolk\": a 2-worker cluster vs one process (--single)",
         path: "/",
         baseline: "single",
@@ -185,6 +187,9 @@ const SUITES: &[Suite] = &[
     },
 ];
 
+/// The suite that compares a cluster with one process.
+const CLUSTER_SUITE: &str = "cluster";
+
 /// The suite after which the upload measurement runs, and its binary and arguments.
 const UPLOAD_SUITE: &str = "multipart";
 const UPLOAD_BIN: &str = "multipart";
@@ -227,6 +232,9 @@ Options:
   --rounds R          rounds; each round loads every server once (default 5)
   --connections C     keep-alive connections of the load generator (default 32)
   --load-threads T    load generator threads (default 1)
+  --instructions      count each server's user-space instructions per request under
+                      valgrind's callgrind instead of timing it: exact and repeatable
+                      (needs valgrind; skips the cluster, upload and reload measurements)
   --no-pin            do not pin the servers to the last CPU and the load generator to the
                       others (pinning needs `taskset` and 2+ CPUs; without it, server and
                       load fight over the same cores and rounds spread far more)
@@ -263,6 +271,7 @@ impl Default for Options {
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut options = Options::default();
     let mut pin = true;
+    let mut count_instructions = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -273,6 +282,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "--connections" => options.connections = crate::flag_number(arg, &mut iter)?,
             "--load-threads" => options.load_threads = crate::flag_number(arg, &mut iter)?,
             "--no-pin" => pin = false,
+            "--instructions" => count_instructions = true,
             "--list" => {
                 list_suites();
                 return Ok(());
@@ -309,6 +319,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     };
 
     let bin_dir = build()?;
+    if count_instructions {
+        // Under callgrind, a cluster's workers (re-executed by the master) are not counted.
+        let suites: Vec<&Suite> = suites
+            .into_iter()
+            .filter(|suite| suite.name != CLUSTER_SUITE)
+            .collect();
+        let summaries = instructions::run(&suites, &bin_dir, &options)?;
+        println!("bench: {}", summaries.join("; "));
+        return Ok(());
+    }
     let mut summaries = Vec::new();
     for suite in suites {
         summaries.push(run_suite(suite, &bin_dir, &options)?);
@@ -399,6 +419,45 @@ fn pinning() -> Option<(String, String)> {
     Some(((cpus - 1).to_string(), load))
 }
 
+/// The CPUs the servers are pinned to, if any.
+fn server_cpus(options: &Options) -> Option<&str> {
+    options.pinning.as_ref().map(|(server, _)| server.as_str())
+}
+
+/// How a server process is started.
+#[derive(Debug, Clone, Copy)]
+enum Launch<'a> {
+    /// Directly, or under `taskset -c CPUS`.
+    Pinned(Option<&'a str>),
+    /// Under valgrind's callgrind, instrumentation off until switched on, its dumps written to
+    /// this path with `.PID` appended.
+    Callgrind(&'a Path),
+}
+
+impl Launch<'_> {
+    fn command(self, program: &Path) -> Command {
+        match self {
+            Self::Pinned(cpus) => pinned(program, cpus),
+            Self::Callgrind(out) => {
+                let mut command = Command::new("valgrind");
+                command
+                    .args(["--tool=callgrind", "--instr-atstart=no"])
+                    .arg(format!("--callgrind-out-file={}.%p", out.display()))
+                    .arg(program);
+                command
+            }
+        }
+    }
+
+    /// How long the server may take to listen: valgrind starts a program slowly.
+    fn start_timeout(self) -> Duration {
+        match self {
+            Self::Pinned(_) => START_TIMEOUT,
+            Self::Callgrind(_) => START_TIMEOUT * 4,
+        }
+    }
+}
+
 /// `program` as a command, run under `taskset -c cpus` when `cpus` is given (taskset execs
 /// the program, so the pid stays the program's).
 fn pinned(program: &Path, cpus: Option<&str>) -> Command {
@@ -463,13 +522,13 @@ struct RunningServer {
 fn start_server(
     spec: &'static ServerSpec,
     bin_dir: &Path,
-    options: &Options,
+    launch: Launch<'_>,
 ) -> Result<RunningServer, String> {
     let program = bin_dir.join(spec.bin);
-    let cpus = options.pinning.as_ref().map(|(server, _)| server.as_str());
     let mut process = ChildGuard::spawn(
         spec.name,
-        pinned(&program, cpus)
+        launch
+            .command(&program)
             .args(spec.args)
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())
@@ -492,7 +551,8 @@ fn start_server(
             }
         }
     });
-    match port_rx.recv_timeout(START_TIMEOUT) {
+    let timeout = launch.start_timeout();
+    match port_rx.recv_timeout(timeout) {
         Ok(port) => Ok(RunningServer {
             spec,
             port,
@@ -501,7 +561,7 @@ fn start_server(
         Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
             "{} printed no `listening on 127.0.0.1:PORT` line within {} s",
             spec.name,
-            START_TIMEOUT.as_secs()
+            timeout.as_secs()
         )),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             let status = process.child.wait().map_err(|err| err.to_string());
@@ -656,7 +716,7 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     // Dropping `servers` (also on `?`) kills and reaps every server.
     let mut servers = Vec::new();
     for spec in suite.servers {
-        let server = start_server(spec, bin_dir, options)?;
+        let server = start_server(spec, bin_dir, Launch::Pinned(server_cpus(options)))?;
         println!("    {} listening on 127.0.0.1:{}", spec.name, server.port);
         servers.push(server);
     }
@@ -706,7 +766,11 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
 fn reload_under_load(bin_dir: &Path, options: &Options) -> Result<String, String> {
     println!("\n==> bench `{RELOAD_SUITE}`: {RELOAD_ABOUT}");
     let started = Instant::now();
-    let mut server = start_server(&RELOAD_SERVER, bin_dir, options)?;
+    let mut server = start_server(
+        &RELOAD_SERVER,
+        bin_dir,
+        Launch::Pinned(server_cpus(options)),
+    )?;
     let ready_ms = started.elapsed().as_millis();
     let master = server.process.child.id();
     let workers_before = children(master);
