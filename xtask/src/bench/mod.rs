@@ -441,7 +441,7 @@ impl Launch<'_> {
             Self::Callgrind(out) => {
                 let mut command = Command::new("valgrind");
                 command
-                    .args(["--tool=callgrind", "--instr-atstart=no"])
+                    .args(["-q", "--tool=callgrind", "--instr-atstart=no"])
                     .arg(format!("--callgrind-out-file={}.%p", out.display()))
                     .arg(program);
                 command
