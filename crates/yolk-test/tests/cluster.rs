@@ -103,7 +103,14 @@ fn a_ready_cluster_has_its_address_directory_and_processes_until_dropped() {
         format!("yolk started on http://{address} (2 workers) in 5 ms")
     );
 
-    let stderr = cluster.process().stderr();
+    // The ready line (stdout) can be read before the lines the stand-in wrote to stderr
+    // first: wait for the last of those.
+    let stderr = cluster
+        .process()
+        .wait_for_stderr(TIMEOUT, |text| {
+            text.contains("worker: ").then(|| text.to_owned())
+        })
+        .unwrap();
     assert_eq!(said(&stderr, "args"), "start --port 0 --workers 2");
     let dir = cluster.dir().to_owned();
     assert_eq!(
