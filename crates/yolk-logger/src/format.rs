@@ -185,10 +185,19 @@ impl Visitor<'_> {
     }
 }
 
+/// The fields tracing-log adds to a `log` record (`log.target`, `log.line`, …): the target and
+/// level are read from them already; the rest would only repeat the line's origin.
+fn is_log_metadata(field: &Field) -> bool {
+    field.name().starts_with("log.")
+}
+
 impl Visit for Visitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.fields.message.push_str(value);
+            return;
+        }
+        if is_log_metadata(field) {
             return;
         }
         self.text_key(field);
@@ -198,11 +207,17 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if is_log_metadata(field) {
+            return;
+        }
         let sign = if value < 0 { "-" } else { "" };
         self.bare(field, &[sign, decimal(value.unsigned_abs()).as_str()]);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if is_log_metadata(field) {
+            return;
+        }
         self.bare(field, &[decimal(value).as_str()]);
     }
 
@@ -224,6 +239,9 @@ impl Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.fields.message, "{value:?}");
+            return;
+        }
+        if is_log_metadata(field) {
             return;
         }
         self.text_key(field);

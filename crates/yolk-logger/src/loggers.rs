@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::Registry;
 
@@ -171,7 +172,9 @@ impl Loggers {
         tracing_subscriber::registry().with(self.layer())
     }
 
-    /// Installs [`subscriber`](Self::subscriber) as the process's global subscriber.
+    /// Installs [`subscriber`](Self::subscriber) as the process's global subscriber, and
+    /// forwards the `log` crate's records to it (unless the process already has a `log`
+    /// logger).
     ///
     /// # Errors
     ///
@@ -185,7 +188,11 @@ impl Loggers {
     /// ```
     pub fn init(&self) -> Result<(), LoggerError> {
         tracing::subscriber::set_global_default(self.subscriber())
-            .map_err(|_| LoggerError::SubscriberAlreadySet)
+            .map_err(|_| LoggerError::SubscriberAlreadySet)?;
+        // Many libraries log through the `log` crate: their records go to these loggers too,
+        // by their own target. A `log` logger set earlier keeps them.
+        let _ = tracing_log::LogTracer::init();
+        Ok(())
     }
 
     /// The log directory.
@@ -304,7 +311,10 @@ impl Loggers {
 
     fn write_event(&self, event: &Event<'_>) {
         let inner = &*self.inner;
-        let metadata = event.metadata();
+        // A record of the `log` crate arrives as an event of tracing-log's own callsite; its
+        // real target and level are in its `log.*` fields.
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let level = rank(metadata.level());
         let sink = self.sink(metadata.target());
         let has_files = sink.text.is_some() || sink.json.is_some();
