@@ -4,17 +4,22 @@ use yolk_core::App;
 use yolk_development::{Development, DevelopmentConfig};
 use yolk_test::TestApp;
 
+/// The development plugin alone, booted in `env`.
+async fn dev_app(dir: &std::path::Path, env: &str) -> TestApp {
+    TestApp::with_env(
+        App::builder()
+            .base_dir(dir)
+            .plugin(Development::default()),
+        env,
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn local_serves_the_trace_of_this_process_with_every_hook() {
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::with_env(
-        App::builder()
-            .base_dir(dir.path())
-            .plugin(Development::default()),
-        "local",
-    )
-    .await
-    .unwrap();
+    let app = dev_app(dir.path(), "local").await;
     let page = app.get("/__loader_trace__").send().await;
     assert_eq!(page.status(), 200);
     assert_eq!(page.header("cache-control"), Some("no-store"));
@@ -44,14 +49,7 @@ async fn local_serves_the_trace_of_this_process_with_every_hook() {
 #[tokio::test]
 async fn other_environments_serve_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::with_env(
-        App::builder()
-            .base_dir(dir.path())
-            .plugin(Development::default()),
-        "prod",
-    )
-    .await
-    .unwrap();
+    let app = dev_app(dir.path(), "prod").await;
     assert_eq!(app.get("/__loader_trace__").send().await.status(), 404);
 }
 
@@ -85,14 +83,7 @@ async fn the_path_is_configurable_and_dead_processes_are_hidden() {
 #[tokio::test]
 async fn a_broken_timing_file_is_a_500_naming_it_in_json_for_api_clients() {
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::with_env(
-        App::builder()
-            .base_dir(dir.path())
-            .plugin(Development::default()),
-        "local",
-    )
-    .await
-    .unwrap();
+    let app = dev_app(dir.path(), "local").await;
     let broken = format!("run/application_timing_{}.json", std::process::id());
     std::fs::write(dir.path().join(&broken), "not json").unwrap();
     let response = app
