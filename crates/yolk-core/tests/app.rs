@@ -534,6 +534,24 @@ async fn a_panicking_handler_answers_500_and_the_app_lives_on() {
 }
 
 /// Sends one HTTP/1.1 request over a real socket and returns the raw response.
+/// Serves `app` on a free port of 127.0.0.1 until the returned sender fires: the address, the
+/// sender, and the server's task.
+async fn serve_until_stopped(
+    app: App,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), Error>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    (address, stop, server)
+}
+
 async fn raw_get(address: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await?;
@@ -567,12 +585,7 @@ async fn graceful_stop_lets_a_slow_request_finish_then_closes() {
         .build()
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (address, stop, server) = serve_until_stopped(app).await;
 
     assert!(
         raw_get(address, "/ip")
@@ -617,12 +630,7 @@ async fn drain_timeout_bounds_the_stop() {
         .build()
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (address, stop, server) = serve_until_stopped(app).await;
     let _hanging = tokio::spawn(raw_get(address, "/forever"));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
@@ -650,12 +658,7 @@ async fn a_keep_alive_connection_is_told_to_close_once_stopping() {
         .build()
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    let (address, stop, server) = serve_until_stopped(app).await;
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     // A keep-alive request, in flight when the stop begins.
     stream
