@@ -19,7 +19,7 @@ mod test_all;
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "\
 Usage: cargo xtask <task> [options]
@@ -109,4 +109,50 @@ fn flag_number<'a, T: std::str::FromStr>(
     value
         .parse()
         .map_err(|_| format!("`{flag}` expects a number, got `{value}`"))
+}
+
+/// The workspace's target directory, as cargo resolves it (env, config or default).
+pub(crate) fn target_dir() -> Result<PathBuf, String> {
+    let output = crate::cargo(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed ({})", output.status));
+    }
+    let json = String::from_utf8_lossy(&output.stdout);
+    json_string(&json, "target_directory")
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata printed no target_directory".to_owned())
+}
+
+/// The string after `"key":` in JSON, with `\\` and `\"` unescaped (enough for a path).
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let pattern = format!("\"{key}\":");
+    let start = json.find(&pattern)? + pattern.len();
+    let mut chars = json[start..].trim_start().strip_prefix('"')?.chars();
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_target_directory() {
+        let json = r#"{"packages":[],"target_directory":"/a/b \"c\"\\d","version":1}"#;
+        assert_eq!(
+            json_string(json, "target_directory").as_deref(),
+            Some(r#"/a/b "c"\d"#)
+        );
+        assert_eq!(json_string(json, "missing"), None);
+    }
 }

@@ -8,7 +8,7 @@
 //! part of `test-all`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err(format!("building the dev_page example failed ({status})"));
     }
-    let target = target_dir()?;
+    let target = crate::target_dir()?;
     let mut server = Reaped(
         Command::new(target.join("debug/examples/dev_page"))
             .args(["--port", "0"])
@@ -188,27 +188,4 @@ fn check_png(png: &Path) -> Result<u64, String> {
         ));
     }
     Ok(size)
-}
-
-/// The workspace's target directory, as cargo resolves it (env, config or default).
-fn target_dir() -> Result<PathBuf, String> {
-    let output = crate::cargo(["metadata", "--format-version", "1", "--no-deps"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
-    if !output.status.success() {
-        return Err(format!("cargo metadata failed ({})", output.status));
-    }
-    let json = String::from_utf8_lossy(&output.stdout);
-    let key = "\"target_directory\":\"";
-    let start = json
-        .find(key)
-        .ok_or("cargo metadata printed no target_directory")?
-        + key.len();
-    let end = json[start..]
-        .find('"')
-        .ok_or("cargo metadata printed no target_directory")?;
-    Ok(PathBuf::from(
-        json[start..start + end].replace("\\\\", "\\"),
-    ))
 }

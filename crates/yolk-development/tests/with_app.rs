@@ -7,9 +7,7 @@ use yolk_test::TestApp;
 /// The development plugin alone, booted in `env`.
 async fn dev_app(dir: &std::path::Path, env: &str) -> TestApp {
     TestApp::with_env(
-        App::builder()
-            .base_dir(dir)
-            .plugin(Development::default()),
+        App::builder().base_dir(dir).plugin(Development::default()),
         env,
     )
     .await

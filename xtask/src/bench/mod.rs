@@ -377,22 +377,7 @@ fn build() -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("building yolk-bench failed ({status})"));
     }
-    Ok(target_dir()?.join("release"))
-}
-
-/// The workspace's target directory, as cargo resolves it (env, config or default).
-fn target_dir() -> Result<PathBuf, String> {
-    let output = crate::cargo(["metadata", "--format-version", "1", "--no-deps"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
-    if !output.status.success() {
-        return Err(format!("cargo metadata failed ({})", output.status));
-    }
-    let json = String::from_utf8_lossy(&output.stdout);
-    json_string(&json, "target_directory")
-        .map(PathBuf::from)
-        .ok_or_else(|| "cargo metadata printed no target_directory".to_owned())
+    Ok(crate::target_dir()?.join("release"))
 }
 
 /// The CPU lists that keep the servers and the load generator apart: the last CPU for the
@@ -1010,22 +995,6 @@ fn json_number(json: &str, key: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
-/// The string after `"key":` in JSON, with `\\` and `\"` unescaped (enough for a path).
-fn json_string(json: &str, key: &str) -> Option<String> {
-    let pattern = format!("\"{key}\":");
-    let start = json.find(&pattern)? + pattern.len();
-    let mut chars = json[start..].trim_start().strip_prefix('"')?.chars();
-    let mut value = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => value.push(chars.next()?),
-            c => value.push(c),
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1128,16 +1097,6 @@ mod tests {
             "the busy child's CPU time is counted: {} ns",
             during - before
         );
-    }
-
-    #[test]
-    fn parses_target_directory() {
-        let json = r#"{"packages":[],"target_directory":"/a/b \"c\"\\d","version":1}"#;
-        assert_eq!(
-            json_string(json, "target_directory").as_deref(),
-            Some(r#"/a/b "c"\d"#)
-        );
-        assert_eq!(json_string(json, "missing"), None);
     }
 
     #[test]
