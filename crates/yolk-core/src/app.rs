@@ -39,7 +39,7 @@ use crate::cookies::{CookieLayer, CookieService};
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::messenger::{InProcessMessenger, Messenger};
-use crate::middleware::{Middleware, MiddlewareError};
+use crate::middleware::{Downstream, Middleware, MiddlewareError};
 use crate::plugin::graph::{self, Node, PluginSettings};
 use crate::plugin::lifecycle::Lifecycle;
 use crate::plugin::{AppContext, Hook, HookTiming, Plugin, Role};
@@ -352,16 +352,16 @@ impl AppBuilder {
             proxy,
         };
         let context = Arc::clone(&state.context);
-        let mut router: Router = router.with_state(state);
+        let mut stack_service = Downstream::routes(router.with_state(state));
         for middleware in stack.into_iter().rev() {
             let options = context.app_config.middleware_options.get(middleware.name());
-            router = middleware.apply(router, options)?;
+            stack_service = middleware.apply(stack_service, options)?;
         }
 
         lifecycle.run(Hook::WillReady, &plugins, &context).await?;
         lifecycle.run(Hook::DidReady, &plugins, &context).await?;
         let app = App {
-            router,
+            stack: stack_service,
             keys,
             context,
             plugins: Arc::new(plugins),
@@ -448,14 +448,14 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// [`App::service`]: the app's router inside the core layers.
-pub type AppService = CatchPanic<CookieService<Router>>;
+/// [`App::service`]: the app's routes and middleware inside the core layers.
+pub type AppService = CatchPanic<CookieService<Downstream>>;
 
 /// A booted app: its router, its context, its plugins.
 #[derive(Clone)]
 pub struct App {
-    /// The routes with every plugin's and the app's middleware, without the core layers.
-    router: Router,
+    /// The routes inside every plugin's and the app's middleware, without the core layers.
+    stack: Downstream,
     keys: Keys,
     context: Arc<AppContext>,
     plugins: Arc<Vec<Box<dyn Plugin>>>,
@@ -490,7 +490,7 @@ impl App {
         ServiceBuilder::new()
             .layer(CatchPanicLayer)
             .layer(CookieLayer::new(self.keys.clone()))
-            .service(self.router.clone())
+            .service(self.stack.clone())
     }
 
     /// The app as an axum [`Router`], to test in-process or to embed in another router.

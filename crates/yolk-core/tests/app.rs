@@ -489,6 +489,28 @@ async fn middleware_order_plugins_then_app_in_config_order() {
     assert_eq!(headers["x-trail"], "first,second,security,session");
 }
 
+#[tokio::test]
+async fn middleware_run_before_routing_and_may_rewrite_the_path() {
+    let dir = app_dir(&[]);
+    let app = builder(dir.path())
+        .middleware(Middleware::new(
+            "legacy_paths",
+            axum::middleware::map_request(|mut request: Request| async move {
+                if let Some(rest) = request.uri().path().strip_prefix("/v1") {
+                    *request.uri_mut() = rest.parse().expect("a path");
+                }
+                request
+            }),
+        ))
+        .route("/users", get(|| async { "users" }))
+        .build()
+        .await
+        .unwrap();
+    let (status, _, body) = get_response(&app, "/v1/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "users");
+}
+
 /// The start-up error of an app with one plugin `a` and this `config.default.toml`.
 async fn error_with_config(toml_text: &str) -> String {
     let log = Log::default();

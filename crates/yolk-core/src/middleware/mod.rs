@@ -1,8 +1,10 @@
 //! Named middleware with `enable`, `match` and `ignore`.
 //!
 //! Plugins and the app contribute tower layers under a name. The loader orders them — plugins'
-//! first, in plugin order, then the app's, in the order of the `middleware` setting — and lets
-//! the config switch each one off or restrict it to some paths:
+//! first, in plugin order, then the app's, in the order of the `middleware` setting — and
+//! composes them once around the app's routes: the first is the outermost, and every request
+//! passes them before it is routed (see [`Downstream`]). The config switches each one off or
+//! restricts it to some paths:
 //!
 //! ```toml
 //! middleware = ["timing", "auth"]
@@ -35,17 +37,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::Route;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::MiddlewareOptions;
 
-type Apply = Box<dyn FnOnce(Router, Option<PathFilter>) -> Router + Send>;
+mod downstream;
+
+pub use downstream::{Downstream, DownstreamFuture};
+
+type Apply = Box<dyn FnOnce(Downstream, Option<PathFilter>) -> Downstream + Send>;
 type Predicate = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
 
 /// A tower layer under a name, so the config can order, disable and restrict it.
@@ -65,18 +69,19 @@ impl fmt::Debug for Middleware {
 }
 
 impl Middleware {
-    /// Names `layer`. Any layer that `axum::Router::layer` takes will do.
+    /// Names `layer`. Any layer that `axum::Router::layer` takes will do: it wraps a
+    /// [`Downstream`].
     pub fn new<L>(name: impl Into<String>, layer: L) -> Self
     where
-        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L: Layer<Downstream> + Send + 'static,
         L::Service: Service<Request> + Clone + Send + Sync + 'static,
         <L::Service as Service<Request>>::Response: IntoResponse + 'static,
         <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
-        let apply: Apply = Box::new(move |router, filter| match filter {
-            None => router.layer(layer),
-            Some(filter) => router.layer(Filtered { layer, filter }),
+        let apply: Apply = Box::new(move |inner, filter| match filter {
+            None => Downstream::erase(layer.layer(inner)),
+            Some(filter) => Downstream::erase(Filtered { layer, filter }.layer(inner)),
         });
         Self {
             name: name.into(),
@@ -112,21 +117,21 @@ impl Middleware {
         self
     }
 
-    /// Wraps `router` in this middleware as `options` say; `None` when it is disabled.
+    /// Wraps `inner` in this middleware as `options` say; returns `inner` when it is disabled.
     ///
     /// # Errors
     ///
     /// [`MiddlewareError::MatchAndIgnore`] when the options set both `match` and `ignore`.
     pub(crate) fn apply(
         self,
-        router: Router,
+        inner: Downstream,
         options: Option<&MiddlewareOptions>,
-    ) -> Result<Router, MiddlewareError> {
+    ) -> Result<Downstream, MiddlewareError> {
         let Some(options) = options else {
-            return Ok((self.apply)(router, self.filter));
+            return Ok((self.apply)(inner, self.filter));
         };
         if options.enable == Some(false) {
-            return Ok(router);
+            return Ok(inner);
         }
         let filter = match (options.match_.is_empty(), options.ignore.is_empty()) {
             (false, false) => {
@@ -136,7 +141,7 @@ impl Middleware {
             (true, false) => Some(PathFilter::Ignore(PathPattern::predicate(&options.ignore))),
             (true, true) => self.filter,
         };
-        Ok((self.apply)(router, filter))
+        Ok((self.apply)(inner, filter))
     }
 }
 
@@ -417,8 +422,8 @@ mod tests {
         )
     }
 
-    async fn tag_of(router: &Router, path: &str) -> Option<String> {
-        let response = router
+    async fn tag_of(stack: &Downstream, path: &str) -> Option<String> {
+        let response = stack
             .clone()
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
@@ -430,11 +435,13 @@ mod tests {
             .map(|v| v.to_str().unwrap().to_owned())
     }
 
-    fn routes() -> Router {
-        Router::new()
-            .route("/api/users", get(|| async { "users" }))
-            .route("/apix", get(|| async { "x" }))
-            .route("/static/a/b.css", get(|| async { "css" }))
+    fn routes() -> Downstream {
+        Downstream::routes(
+            axum::Router::new()
+                .route("/api/users", get(|| async { "users" }))
+                .route("/apix", get(|| async { "x" }))
+                .route("/static/a/b.css", get(|| async { "css" })),
+        )
     }
 
     fn options(toml_text: &str) -> MiddlewareOptions {
@@ -443,47 +450,72 @@ mod tests {
 
     #[tokio::test]
     async fn without_options_applies_everywhere_including_404() {
-        let router = tagged().apply(routes(), None).unwrap();
-        assert_eq!(tag_of(&router, "/apix").await.as_deref(), Some("1"));
-        assert_eq!(tag_of(&router, "/missing").await.as_deref(), Some("1"));
+        let stack = tagged().apply(routes(), None).unwrap();
+        assert_eq!(tag_of(&stack, "/apix").await.as_deref(), Some("1"));
+        assert_eq!(tag_of(&stack, "/missing").await.as_deref(), Some("1"));
+    }
+
+    #[tokio::test]
+    async fn middleware_run_before_routing_so_they_may_rewrite_the_path() {
+        let rewrite = Middleware::new(
+            "rewrite",
+            axum::middleware::map_request(|mut request: Request| async move {
+                if request.uri().path() == "/old-users" {
+                    *request.uri_mut() = http::Uri::from_static("/api/users");
+                }
+                request
+            }),
+        );
+        let stack = tagged().apply(routes(), None).unwrap();
+        let stack = rewrite.apply(stack, None).unwrap();
+        let response = stack
+            .oneshot(Request::get("/old-users").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-tag"], "1");
+        let body = axum::body::to_bytes(response.into_body(), 64)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"users");
     }
 
     #[tokio::test]
     async fn match_prefix_is_segment_wise() {
         let opts = options("match = [\"/api\"]");
-        let router = tagged().apply(routes(), Some(&opts)).unwrap();
-        assert_eq!(tag_of(&router, "/api/users").await.as_deref(), Some("1"));
-        assert_eq!(tag_of(&router, "/apix").await, None);
+        let stack = tagged().apply(routes(), Some(&opts)).unwrap();
+        assert_eq!(tag_of(&stack, "/api/users").await.as_deref(), Some("1"));
+        assert_eq!(tag_of(&stack, "/apix").await, None);
     }
 
     #[tokio::test]
     async fn ignore_glob_and_regex() {
         let opts = options("ignore = [\"/static/**/*.css\", \"^/api/\"]");
-        let router = tagged().apply(routes(), Some(&opts)).unwrap();
-        assert_eq!(tag_of(&router, "/static/a/b.css").await, None);
-        assert_eq!(tag_of(&router, "/api/users").await, None);
-        assert_eq!(tag_of(&router, "/apix").await.as_deref(), Some("1"));
+        let stack = tagged().apply(routes(), Some(&opts)).unwrap();
+        assert_eq!(tag_of(&stack, "/static/a/b.css").await, None);
+        assert_eq!(tag_of(&stack, "/api/users").await, None);
+        assert_eq!(tag_of(&stack, "/apix").await.as_deref(), Some("1"));
     }
 
     #[tokio::test]
     async fn disabled_is_removed() {
         let opts = options("enable = false");
-        let router = tagged().apply(routes(), Some(&opts)).unwrap();
-        assert_eq!(tag_of(&router, "/apix").await, None);
+        let stack = tagged().apply(routes(), Some(&opts)).unwrap();
+        assert_eq!(tag_of(&stack, "/apix").await, None);
     }
 
     #[tokio::test]
     async fn predicates_from_code_and_config_override() {
         let from_code = tagged().ignore_when(|request| request.uri().path() == "/apix");
-        let router = from_code.apply(routes(), None).unwrap();
-        assert_eq!(tag_of(&router, "/apix").await, None);
-        assert_eq!(tag_of(&router, "/api/users").await.as_deref(), Some("1"));
+        let stack = from_code.apply(routes(), None).unwrap();
+        assert_eq!(tag_of(&stack, "/apix").await, None);
+        assert_eq!(tag_of(&stack, "/api/users").await.as_deref(), Some("1"));
 
         let opts = options("match = [\"/apix\"]");
         let from_code = tagged().ignore_when(|request| request.uri().path() == "/apix");
-        let router = from_code.apply(routes(), Some(&opts)).unwrap();
-        assert_eq!(tag_of(&router, "/apix").await.as_deref(), Some("1"));
-        assert_eq!(tag_of(&router, "/api/users").await, None);
+        let stack = from_code.apply(routes(), Some(&opts)).unwrap();
+        assert_eq!(tag_of(&stack, "/apix").await.as_deref(), Some("1"));
+        assert_eq!(tag_of(&stack, "/api/users").await, None);
     }
 
     #[test]
