@@ -12,7 +12,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::layer::{SecurityHeader, Shared};
 use crate::redirect::UnsafeRedirect;
-use crate::service::{Secret, cookie_value};
+use crate::service::Secret;
 
 /// What the layer leaves in each request for the extractors.
 #[derive(Clone, Debug)]
@@ -267,7 +267,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
         };
         let secret = match &context.secret {
             Secret::Inactive => return Err(SecurityRejection::CsrfNotActive),
-            Secret::InCookie => cookie_value(&parts.headers, &csrf.cookie_name)
+            Secret::InCookie => csrf
+                .cookie_name
+                .value_in(&parts.headers)
+                .and_then(|value| std::str::from_utf8(value).ok())
                 .ok_or(SecurityRejection::CsrfNotActive)?,
             Secret::Fresh(secret) => {
                 std::str::from_utf8(secret).map_err(|_| SecurityRejection::CsrfNotActive)?

@@ -10,6 +10,7 @@ use yolk_core::middleware::PathPattern;
 use yolk_core::session::SessionAccess;
 
 use crate::config::{CsrfType, SecurityConfig};
+use crate::cookie::CookieName;
 use crate::domain::DomainList;
 use crate::error::SecurityError;
 use crate::redirect::{RedirectPolicy, UnsafeRedirects};
@@ -250,6 +251,8 @@ pub(crate) struct StaticHeader {
     pub(crate) name: HeaderName,
     pub(crate) value: HeaderValue,
     pub(crate) bit: u8,
+    /// Left off redirects (`x-content-type-options`: a 3xx has no content to sniff).
+    pub(crate) skip_redirects: bool,
     scope: Scope,
 }
 
@@ -259,7 +262,7 @@ pub(crate) struct Csrf {
     pub(crate) kind: CsrfType,
     pub(crate) methods: Vec<Method>,
     pub(crate) ignore_json: bool,
-    pub(crate) cookie_name: String,
+    pub(crate) cookie_name: CookieName,
     /// `; Path=/; SameSite=Lax[; Domain=…]`
     pub(crate) cookie_attributes: String,
     pub(crate) header_name: HeaderName,
@@ -302,7 +305,6 @@ pub(crate) struct Csp {
 pub(crate) struct Shared {
     pub(crate) csrf: Option<Csrf>,
     pub(crate) headers: Vec<StaticHeader>,
-    pub(crate) nosniff: Option<Scope>,
     pub(crate) csp: Option<Csp>,
     pub(crate) methodnoallow: Option<Scope>,
     pub(crate) dta: Option<Scope>,
@@ -370,6 +372,7 @@ impl Shared {
                 name: header::X_FRAME_OPTIONS,
                 value: header_value("xframe.value", &x.value)?,
                 bit: SecurityHeader::FrameOptions.bit(),
+                skip_redirects: false,
                 scope: Scope::new("xframe", &x.match_, &x.ignore)?,
             });
         }
@@ -378,6 +381,7 @@ impl Shared {
                 name: HeaderName::from_static("x-download-options"),
                 value: HeaderValue::from_static("noopen"),
                 bit: SecurityHeader::DownloadOptions.bit(),
+                skip_redirects: false,
                 scope: Scope::new("noopen", &config.noopen.match_, &config.noopen.ignore)?,
             });
         }
@@ -387,6 +391,7 @@ impl Shared {
                 name: header::X_XSS_PROTECTION,
                 value: header_value("xss_protection.value", &xss.value)?,
                 bit: SecurityHeader::XssProtection.bit(),
+                skip_redirects: false,
                 scope: Scope::new("xss_protection", &xss.match_, &xss.ignore)?,
             });
         }
@@ -403,6 +408,7 @@ impl Shared {
                 name: header::STRICT_TRANSPORT_SECURITY,
                 value: header_value("hsts", &value)?,
                 bit: SecurityHeader::StrictTransportSecurity.bit(),
+                skip_redirects: false,
                 scope: Scope::new("hsts", &hsts.match_, &hsts.ignore)?,
             });
         }
@@ -424,25 +430,25 @@ impl Shared {
                 name: header::REFERRER_POLICY,
                 value: header_value("referrer_policy.value", &referrer.value)?,
                 bit: SecurityHeader::ReferrerPolicy.bit(),
+                skip_redirects: false,
                 scope: Scope::new("referrer_policy", &referrer.match_, &referrer.ignore)?,
             });
         }
-        let nosniff = if config.nosniff.enable {
-            Some(Scope::new(
-                "nosniff",
-                &config.nosniff.match_,
-                &config.nosniff.ignore,
-            )?)
-        } else {
-            None
-        };
+        if config.nosniff.enable {
+            headers.push(StaticHeader {
+                name: header::X_CONTENT_TYPE_OPTIONS,
+                value: HeaderValue::from_static("nosniff"),
+                bit: SecurityHeader::ContentTypeOptions.bit(),
+                skip_redirects: true,
+                scope: Scope::new("nosniff", &config.nosniff.match_, &config.nosniff.ignore)?,
+            });
+        }
         let csp = if config.csp.enable {
             Some(build_csp(config)?)
         } else {
             None
         };
         let scoped_headers = headers.iter().any(|h| !h.scope.is_everywhere())
-            || nosniff.as_ref().is_some_and(|s| !s.is_everywhere())
             || csp.as_ref().is_some_and(|c| !c.scope.is_everywhere());
         let toggle = |key: &str, toggle: &crate::config::ToggleConfig| {
             toggle
@@ -453,7 +459,6 @@ impl Shared {
         Ok(Self {
             csrf: build_csrf(config, session, require_session)?,
             headers,
-            nosniff,
             csp,
             methodnoallow: toggle("methodnoallow", &config.methodnoallow)?,
             dta: toggle("dta", &config.dta)?,
@@ -472,9 +477,6 @@ impl Shared {
             if !header.scope.applies(path) {
                 mask &= !header.bit;
             }
-        }
-        if self.nosniff.as_ref().is_some_and(|s| !s.applies(path)) {
-            mask &= !SecurityHeader::ContentTypeOptions.bit();
         }
         if self.csp.as_ref().is_some_and(|c| !c.scope.applies(path)) {
             mask &= !SecurityHeader::ContentSecurityPolicy.bit();
@@ -544,7 +546,7 @@ fn build_csrf(
         kind: c.kind,
         methods,
         ignore_json: c.ignore_json,
-        cookie_name: c.cookie_name.clone(),
+        cookie_name: CookieName::new(&c.cookie_name),
         cookie_attributes,
         header_name,
         body_name: c.body_name.clone(),

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod cookie;
 pub mod csrf;
 mod domain;
 mod error;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, REFERER, SET_COOKIE};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt as _;
 use rand::Rng as _;
@@ -89,7 +89,7 @@ where
             }
             let head = Head::of(&request);
             let loaded = if csrf.kind.uses_token() {
-                cookie_value(head.headers, &csrf.cookie_name)
+                csrf.cookie_name.value_in(head.headers)
             } else {
                 None
             };
@@ -102,6 +102,8 @@ where
                 secret = Secret::InCookie;
             }
             if csrf.checks(head) {
+                // ASCII, so UTF-8.
+                let loaded = loaded.and_then(|value| std::str::from_utf8(value).ok());
                 match csrf.verdict(head, loaded) {
                     Verdict::Pass => {}
                     Verdict::Fail(rejection) => {
@@ -387,21 +389,11 @@ impl After {
         // reserving ahead would grow it on every request.
         let headers = response.headers_mut();
         for header in &shared.headers {
-            if mask & header.bit != 0 {
+            if mask & header.bit != 0 && !(header.skip_redirects && status.is_redirection()) {
                 headers
                     .entry(&header.name)
                     .or_insert_with(|| header.value.clone());
             }
-        }
-        if shared.nosniff.is_some()
-            && mask & SecurityHeader::ContentTypeOptions.bit() != 0
-            && !status.is_redirection()
-            && !headers.contains_key(http::header::X_CONTENT_TYPE_OPTIONS)
-        {
-            headers.insert(
-                http::header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
         }
         if let Some(csp) = &shared.csp
             && mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
@@ -443,7 +435,7 @@ impl Csrf {
     /// A new secret: the `Set-Cookie` value carrying it, built in one buffer, and the secret
     /// as a slice of that buffer.
     fn new_cookie(&self) -> Option<(HeaderValue, Bytes)> {
-        let name = self.cookie_name.as_bytes();
+        let name = self.cookie_name.as_str().as_bytes();
         let mut cookie = BytesMut::with_capacity(
             name.len() + 1 + crate::csrf::SECRET_LEN + self.cookie_attributes.len(),
         );
@@ -618,21 +610,6 @@ fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), Securi
 ///
 /// Runs on every request, so it scans bytes and checks only the value it returns, rather than
 /// validating every cookie a browser sends.
-pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let value = headers.get_all(COOKIE).iter().find_map(|header| {
-        header
-            .as_bytes()
-            .split(|&byte| byte == b';')
-            .find_map(|pair| {
-                pair.trim_ascii()
-                    .strip_prefix(name.as_bytes())?
-                    .strip_prefix(b"=")
-            })
-    })?;
-    let value = std::str::from_utf8(value).ok()?.trim_matches('"');
-    (!value.is_empty()).then_some(value)
-}
-
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(value.split(';').next()?.trim().to_ascii_lowercase())
@@ -693,30 +670,6 @@ async fn form_field(headers: &HeaderMap, body: &Bytes, field: &str) -> Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookie_values_are_found_among_many() {
-        let mut headers = HeaderMap::new();
-        headers.append(COOKIE, HeaderValue::from_static("a=1; csrfToken=abc ;b=2"));
-        assert_eq!(cookie_value(&headers, "csrfToken"), Some("abc"));
-        assert_eq!(cookie_value(&headers, "csrf"), None);
-        headers.insert(COOKIE, HeaderValue::from_static("xcsrfToken=1; csrfToken="));
-        assert_eq!(cookie_value(&headers, "csrfToken"), None);
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_static("csrfToken = 1; csrfToken=\"q\""),
-        );
-        assert_eq!(cookie_value(&headers, "csrfToken"), Some("q"));
-        // Another cookie's bytes that are not visible ASCII do not hide this one.
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_bytes(b"n=\xe9; csrfToken=ok").unwrap(),
-        );
-        assert_eq!(cookie_value(&headers, "csrfToken"), Some("ok"));
-        headers.insert(COOKIE, HeaderValue::from_static("a=1"));
-        headers.append(COOKIE, HeaderValue::from_static("csrfToken=second"));
-        assert_eq!(cookie_value(&headers, "csrfToken"), Some("second"));
-    }
 
     #[test]
     fn trace_and_track_in_any_case() {
