@@ -182,9 +182,12 @@ impl FileWriter {
         let before = state.buffer.len();
         state.buffer.extend_from_slice(line);
         state.lines += 1;
+        let first = state.oldest.is_none();
         state.oldest.get_or_insert_with(Instant::now);
         let threshold = self.options.buffer_bytes;
-        if before < threshold && state.buffer.len() >= threshold {
+        // The first line of a batch starts the writer's interval (it waits without a timeout
+        // while the buffer is empty); a full buffer is written at once.
+        if first || (before < threshold && state.buffer.len() >= threshold) {
             self.shared.work.notify_one();
         }
     }
@@ -370,6 +373,25 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::fs::read_to_string(&path).unwrap() != "0123456789\nx\n" {
             assert!(Instant::now() < deadline, "never written");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_lone_line_is_written_after_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let options = WriterOptions {
+            flush_interval: Duration::from_millis(30),
+            ..WriterOptions::default()
+        };
+        let writer = FileWriter::open(&path, options).unwrap();
+        // Let the writer thread wait on its empty buffer first.
+        std::thread::sleep(Duration::from_millis(50));
+        writer.write_line(b"alone\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&path).unwrap() != "alone\n" {
+            assert!(Instant::now() < deadline, "a lone line was never written");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
