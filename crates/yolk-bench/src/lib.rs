@@ -131,7 +131,17 @@ pub fn hello_app(name: &str) -> yolk_core::AppBuilder {
 /// ends. Any failure is printed with `program`'s name and ends the process (exit 2 for the
 /// arguments or the bind, 1 for the app).
 pub async fn serve_app(program: &str, app: yolk_core::AppBuilder) {
-    let listener = match listen().await {
+    serve_app_with(program, std::env::args().skip(1), app).await
+}
+
+/// [`serve_app`] with the server arguments in `args` (what is left once a server has taken
+/// its own, such as [`take_mode`]'s).
+pub async fn serve_app_with<I: IntoIterator<Item = String>>(
+    program: &str,
+    args: I,
+    app: yolk_core::AppBuilder,
+) {
+    let listener = match listen_with(args).await {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("{program}: {err}");

@@ -579,15 +579,20 @@ mod tests {
         tracing::info!(answer = 42, "{} {}", "formatted", 'é');
     }
 
-    fn info(ip: Option<IpAddr>, trace: Option<&'static str>, user: Option<&str>) -> RequestInfo {
-        RequestInfo {
+    fn info(
+        ip: Option<IpAddr>,
+        trace: Option<&'static str>,
+        user: Option<&str>,
+    ) -> Box<RequestInfo> {
+        Box::new(RequestInfo {
             start: Instant::now(),
             method: Method::PATCH,
             uri: "/orders/7?page=2&q=%22".parse().unwrap(),
             ip,
             trace_id: trace.map(HeaderValue::from_static),
             user_id: RefCell::new(user.map(str::to_owned)),
-        }
+            answered_ms: std::cell::Cell::new(None),
+        })
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`RequestLog`]: the service of [`RequestLogLayer`](crate::RequestLogLayer).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -41,7 +41,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let start = Instant::now();
         let (parts, body) = request.into_parts();
-        let info = RequestInfo {
+        let info = Box::new(RequestInfo {
             start,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
@@ -53,7 +53,8 @@ where
                 .and_then(|name| parts.headers.get(name))
                 .cloned(),
             user_id: RefCell::new(None),
-        };
+            answered_ms: Cell::new(None),
+        });
         let future = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture {
             inner: REQUEST.scope(
@@ -71,7 +72,7 @@ pin_project! {
     /// The response future of [`RequestLog`].
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: TaskLocalFuture<RequestInfo, LineOnResponse<F>>,
+        inner: TaskLocalFuture<Box<RequestInfo>, LineOnResponse<F>>,
     }
 }
 
@@ -121,7 +122,7 @@ where
                 target: REQUEST_TARGET,
                 message = request_line(
                     response.status().as_u16(),
-                    REQUEST.try_with(RequestInfo::elapsed_ms).unwrap_or(0),
+                    REQUEST.try_with(|info| info.answered()).unwrap_or(0),
                 )
                 .as_str()
             );

@@ -153,8 +153,8 @@ const SUITES: &[Suite] = &[
     },
     Suite {
         name: "logger",
-        about: "GET / with one log line per request to a file (yolk-logger) vs logging off; \
-                the file server also prints lines/s written by one thread",
+        about: "GET / on a yolk app with the logger plugin (one line per request to a file) vs the \
+                same app without it; the file server also prints lines/s written by one thread",
         path: "/",
         baseline: "log_off",
         servers: &[
