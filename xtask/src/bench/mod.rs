@@ -4,12 +4,14 @@
 //! The servers and the load generator are binaries of `crates/yolk-bench`, built in release
 //! mode. Every server of a suite is started once on `127.0.0.1:0` (the port is read from its
 //! `listening on 127.0.0.1:PORT` line); then, round after round, `load` is run against each
-//! server in turn, so drift of the machine (heat, other work) spreads evenly over all of them.
+//! server in turn (in reverse every other round), so drift of the machine (heat, other work)
+//! spreads evenly over all of them.
 //! Servers run pinned to the last CPU and the load generator to the others (`taskset`; see
 //! [`pinning`]), so a server's requests/s reflects its cost per request rather than how the
 //! kernel shares two cores among three busy threads; `--no-pin` turns this off.
 //! The table gives each server's median, min and max requests/s, its p99 latency and its ratio
-//! to the suite's baseline; the closing `bench: ...` line sums up the ratios.
+//! to the suite's baseline: the median of the rounds' ratios, each against the baseline's
+//! figure of the same round. The closing `bench: ...` line sums up the ratios.
 //!
 //! To add a server, add one [`ServerSpec`] line to its suite in [`SUITES`]; to add a benchmark,
 //! add a [`Suite`] (for example a cluster suite whose servers take `--workers N`).
@@ -708,7 +710,15 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
 
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
     for round in 1..=options.rounds {
-        for (server, runs) in servers.iter_mut().zip(&mut samples) {
+        // Every other round runs the servers in reverse, so that no server always goes first
+        // (after the generator's idle pause) or last.
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for index in order {
+            let server = &mut servers[index];
+            let runs = &mut samples[index];
             let sample = run_load(bin_dir, server, suite.path, options)?;
             println!(
                 "    round {round}/{}  {:<14} {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  errors {}  server cpu {} us/req",
@@ -727,23 +737,25 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     }
     drop(servers);
 
-    let rows: Vec<Row> = suite
+    let baseline_runs = suite
         .servers
         .iter()
-        .zip(&samples)
-        .map(|(spec, runs)| Row::new(spec.name, runs))
-        .collect();
-    let baseline = rows
-        .iter()
-        .find(|row| row.name == suite.baseline)
+        .position(|spec| spec.name == suite.baseline)
+        .map(|index| &samples[index])
         .ok_or_else(|| {
             format!(
                 "baseline `{}` is not a server of `{}`",
                 suite.baseline, suite.name
             )
         })?;
-    print_table(suite, &rows, baseline);
-    Ok(summary(suite, &rows, baseline))
+    let rows: Vec<Row> = suite
+        .servers
+        .iter()
+        .zip(&samples)
+        .map(|(spec, runs)| Row::new(spec.name, runs, baseline_runs))
+        .collect();
+    print_table(suite, &rows);
+    Ok(summary(suite, &rows))
 }
 
 /// Starts a 2-worker cluster (timing it to its ready line), then runs one load while the
@@ -868,13 +880,32 @@ struct Row {
     errors: f64,
     /// Median server CPU µs per request, when every round measured it.
     cpu_us: Option<f64>,
+    /// Median over the rounds of this server's requests/s over the baseline's in the same
+    /// round: pairing each round's figures cancels the drift of a shared machine between
+    /// rounds, which a ratio of the two medians keeps.
+    ratio: f64,
+    /// Requests per second of server CPU, relative to the baseline's, paired by round as
+    /// `ratio` is: how many of this server's requests one core serves for each of the
+    /// baseline's. Unlike `ratio`, it holds when the load generator, not the server, sets the
+    /// pace. `None` unless every round measured both servers' CPU.
+    capacity: Option<f64>,
 }
 
 impl Row {
-    fn new(name: &'static str, runs: &[Sample]) -> Self {
+    fn new(name: &'static str, runs: &[Sample], baseline: &[Sample]) -> Self {
         let rps: Vec<f64> = runs.iter().map(|s| s.rps).collect();
         let p99: Vec<f64> = runs.iter().map(|s| s.p99_us).collect();
         let cpu: Option<Vec<f64>> = runs.iter().map(|s| s.cpu_us).collect();
+        let ratios: Vec<f64> = runs
+            .iter()
+            .zip(baseline)
+            .map(|(run, base)| run.rps / base.rps)
+            .collect();
+        let capacities: Option<Vec<f64>> = runs
+            .iter()
+            .zip(baseline)
+            .map(|(run, base)| Some(base.cpu_us? / run.cpu_us?))
+            .collect();
         Self {
             name,
             median_rps: median(&rps),
@@ -883,18 +914,13 @@ impl Row {
             p99_us: median(&p99),
             errors: runs.iter().map(|s| s.errors).sum(),
             cpu_us: cpu.map(|cpu| median(&cpu)),
+            ratio: median(&ratios),
+            capacity: capacities.map(|capacities| median(&capacities)),
         }
-    }
-
-    /// Requests per second of server CPU, relative to `baseline`'s: how many of this server's
-    /// requests one core serves for each of the baseline's. Unlike the requests/s ratio, it
-    /// holds when the load generator, not the server, sets the pace.
-    fn capacity_vs(&self, baseline: &Self) -> Option<f64> {
-        Some(baseline.cpu_us? / self.cpu_us?)
     }
 }
 
-fn print_table(suite: &Suite, rows: &[Row], baseline: &Row) {
+fn print_table(suite: &Suite, rows: &[Row]) {
     let ratio_header = format!("vs {}", suite.baseline);
     println!("\nbench `{}` ({})", suite.name, suite.about);
     let header = format!(
@@ -920,9 +946,9 @@ fn print_table(suite: &Suite, rows: &[Row], baseline: &Row) {
             row.max_rps,
             row.p99_us,
             row.errors,
-            row.median_rps / baseline.median_rps,
+            row.ratio,
             row.cpu_us.map_or("?".to_owned(), |cpu| format!("{cpu:.2}")),
-            row.capacity_vs(baseline)
+            row.capacity
                 .map_or("?".to_owned(), |capacity| format!("{capacity:.3}"))
         );
     }
@@ -935,22 +961,19 @@ fn print_table(suite: &Suite, rows: &[Row], baseline: &Row) {
 
 /// `hello: bare_axum 51234 rps (baseline), yolk_core 50001 rps = 0.976x bare_axum (capacity
 /// 0.951x)`.
-fn summary(suite: &Suite, rows: &[Row], baseline: &Row) -> String {
+fn summary(suite: &Suite, rows: &[Row]) -> String {
     let parts: Vec<String> = rows
         .iter()
         .map(|row| {
             if row.name == suite.baseline {
                 format!("{} {:.0} rps (baseline)", row.name, row.median_rps)
             } else {
-                let capacity = row.capacity_vs(baseline).map_or(String::new(), |capacity| {
+                let capacity = row.capacity.map_or(String::new(), |capacity| {
                     format!(" (capacity {capacity:.3}x)")
                 });
                 format!(
                     "{} {:.0} rps = {:.3}x {}{capacity}",
-                    row.name,
-                    row.median_rps,
-                    row.median_rps / baseline.median_rps,
-                    suite.baseline
+                    row.name, row.median_rps, row.ratio, suite.baseline
                 )
             }
         })
@@ -1122,29 +1145,41 @@ mod tests {
             answered: rps,
             cpu_us,
         };
+        let baseline = [
+            sample(100.0, Some(9.0)),
+            sample(300.0, Some(8.0)),
+            sample(200.0, Some(10.0)),
+        ];
         let rows = vec![
+            Row::new("bare_axum", &baseline, &baseline),
             Row::new(
-                "bare_axum",
+                "other",
                 &[
-                    sample(100.0, Some(9.0)),
-                    sample(300.0, Some(8.0)),
-                    sample(200.0, Some(10.0)),
+                    sample(150.0, Some(10.0)),
+                    sample(150.0, Some(10.0)),
+                    sample(150.0, Some(10.0)),
                 ],
+                &baseline,
             ),
-            Row::new("other", &[sample(150.0, Some(10.0))]),
             Row::new(
                 "unmeasured",
                 &[sample(150.0, Some(1.0)), sample(100.0, None)],
+                &baseline,
             ),
         ];
         assert_eq!(rows[0].median_rps, 200.0);
         assert_eq!((rows[0].min_rps, rows[0].max_rps), (100.0, 300.0));
         assert_eq!(rows[0].cpu_us, Some(9.0));
+        assert_eq!((rows[0].ratio, rows[0].capacity), (1.0, Some(1.0)));
+        // Paired by round: 150/100, 150/300, 150/200 -> median 0.75 (the ratio of the
+        // medians would also be 0.75 here); capacity 9/10, 8/10, 10/10 -> 0.9.
+        assert_eq!((rows[1].ratio, rows[1].capacity), (0.75, Some(0.9)));
         assert_eq!(rows[2].cpu_us, None);
+        assert_eq!(rows[2].capacity, None);
         assert_eq!(
-            summary(&SUITES[0], &rows, &rows[0]),
+            summary(&SUITES[0], &rows),
             "hello: bare_axum 200 rps (baseline), other 150 rps = 0.750x bare_axum (capacity \
-             0.900x), unmeasured 125 rps = 0.625x bare_axum"
+             0.900x), unmeasured 125 rps = 0.917x bare_axum"
         );
     }
 }
