@@ -94,6 +94,31 @@ async fn the_plugin_writes_the_files_and_one_line_per_request() {
 }
 
 #[tokio::test]
+async fn a_quiet_apps_line_reaches_the_file_after_the_flush_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "[logger]\nflush_interval_ms = 50\n");
+    let app = TestApp::new(builder(dir.path())).await.unwrap();
+    let loggers = app.service::<Loggers>().unwrap();
+    let _guard = tracing::subscriber::set_default(loggers.subscriber());
+    // One request and nothing more: no full buffer, no flush call, no shutdown.
+    app.get("/orders").await.assert_text("orders");
+    let core = dir.path().join("logs/shop/yolk-web.log");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&core)
+        .unwrap_or_default()
+        .contains("ms GET /orders] 200 ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the line never reached {}",
+            core.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.close().await;
+}
+
+#[tokio::test]
 async fn config_sections_and_variables_reach_the_loggers() {
     let dir = tempfile::tempdir().unwrap();
     let builder = builder(dir.path())
