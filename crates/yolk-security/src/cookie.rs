@@ -4,13 +4,12 @@ use std::fmt;
 
 use http::HeaderMap;
 use http::header::COOKIE;
-use memchr::memmem::Finder;
 
-/// A cookie's name, with a searcher for it built once: every request that CSRF applies to
-/// looks for its cookie, so the search is a vectorised scan rather than a split on `;`.
+/// A cookie's name, and the search for its value: every request that CSRF applies to looks
+/// for its cookie, so the pairs are found with a vectorised search for `;`.
 #[derive(Clone)]
 pub(crate) struct CookieName {
-    finder: Finder<'static>,
+    name: Box<str>,
 }
 
 impl fmt::Debug for CookieName {
@@ -22,14 +21,11 @@ impl fmt::Debug for CookieName {
 impl CookieName {
     /// `name` must be a valid cookie name (the config check sees to it).
     pub(crate) fn new(name: &str) -> Self {
-        Self {
-            finder: Finder::new(name.as_bytes()).into_owned(),
-        }
+        Self { name: name.into() }
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // Built from a `&str` in `new`.
-        std::str::from_utf8(self.finder.needle()).unwrap_or_default()
+        &self.name
     }
 
     /// The cookie's value: the first `name=value` pair in the `Cookie` headers, with spaces and
@@ -46,16 +42,16 @@ impl CookieName {
 
     /// The value of the first `name=` pair in one header.
     fn pair_value<'a>(&self, header: &'a [u8]) -> Option<&'a [u8]> {
-        let len = self.finder.needle().len();
-        self.finder.find_iter(header).find_map(|start| {
-            let before = header[..start].trim_ascii_end();
-            if !(before.is_empty() || before.ends_with(b";")) {
-                return None;
-            }
-            let rest = header[start + len..].strip_prefix(b"=")?;
+        let name = self.name.as_bytes();
+        let mut rest = header;
+        loop {
             let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-            Some(&rest[..end])
-        })
+            let pair = rest[..end].trim_ascii_start();
+            if let Some(value) = pair.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
+                return Some(value);
+            }
+            rest = rest.get(end + 1..)?;
+        }
     }
 }
 
