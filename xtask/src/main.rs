@@ -1,8 +1,8 @@
 //! The project's tasks, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
 //! One module per task:
-//! - [`test_all`]: the gate CI runs — fmt, clippy, tests, doc tests, every binary and example builds.
-//! - [`bench`]: release-build load tests of yolk against bare axum on 127.0.0.1.
+//! - [`test_all`]: the gate CI runs — fmt, clippy, tests, doc tests, docs, every binary and example builds.
+//! - [`bench`](mod@bench): release-build load tests of yolk against bare axum on 127.0.0.1.
 //! - [`fuzz`]: the fuzz targets, each for a bounded time (libFuzzer, no cargo-fuzz needed).
 //! - [`screenshot`]: headless-Chromium screenshots of yolk-onerror's developer error page.
 //! - [`dev_e2e`]: the end-to-end test of `cargo yolk dev` on a copy of examples/hello.

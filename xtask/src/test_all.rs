@@ -17,6 +17,8 @@ Runs, from the workspace root, stopping at the first failure:
   clippy       cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
   test         cargo test --workspace --all-targets --locked
   doc-test     cargo test --workspace --doc --locked
+  doc          cargo doc --workspace --lib --no-deps --locked (RUSTDOCFLAGS=-D warnings: no
+               broken or redundant links)
   build        cargo build --workspace --examples --bins --locked
 
 Options:
@@ -34,6 +36,8 @@ struct Step {
     args: &'static [&'static str],
     /// Whether the step runs tests, and so gets `RUST_BACKTRACE`.
     runs_tests: bool,
+    /// Environment variables the step sets.
+    env: &'static [(&'static str, &'static str)],
 }
 
 /// The steps, in the order they run.
@@ -42,6 +46,7 @@ const STEPS: &[Step] = &[
         name: "fmt",
         args: &["fmt", "--all", "--", "--check"],
         runs_tests: false,
+        env: &[],
     },
     Step {
         name: "clippy",
@@ -56,21 +61,31 @@ const STEPS: &[Step] = &[
             "warnings",
         ],
         runs_tests: false,
+        env: &[],
     },
     Step {
         name: "test",
         args: &["test", "--workspace", "--all-targets", "--locked"],
         runs_tests: true,
+        env: &[],
     },
     Step {
         name: "doc-test",
         args: &["test", "--workspace", "--doc", "--locked"],
         runs_tests: true,
+        env: &[],
+    },
+    Step {
+        name: "doc",
+        args: &["doc", "--workspace", "--lib", "--no-deps", "--locked"],
+        runs_tests: false,
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
     Step {
         name: "build",
         args: &["build", "--workspace", "--examples", "--bins", "--locked"],
         runs_tests: false,
+        env: &[],
     },
 ];
 
@@ -133,6 +148,7 @@ fn run_steps(skip: &[&str], color: Option<&str>) -> Result<(), String> {
             step.args.join(" ")
         );
         let mut cmd = crate::cargo(step.args);
+        cmd.envs(step.env.iter().copied());
         if let Some(color) = color {
             cmd.env("CARGO_TERM_COLOR", color);
         }

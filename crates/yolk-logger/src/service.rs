@@ -1,4 +1,4 @@
-//! [`RequestLog`]: the service of [`RequestLogLayer`](crate::RequestLogLayer).
+//! [`RequestLog`]: the service of [`RequestLogLayer`].
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -19,7 +19,7 @@ use crate::layer::RequestLogLayer;
 pub const REQUEST_TARGET: &str = "yolk_logger::request";
 
 /// Runs the inner service inside the request's log context; see
-/// [`RequestLogLayer`](crate::RequestLogLayer).
+/// [`RequestLogLayer`].
 #[derive(Clone, Debug)]
 pub struct RequestLog<S> {
     pub(crate) inner: S,
