@@ -119,23 +119,25 @@ where
         // driven to readiness inside the future, with the request's task as its waker.
         let mut cx = Context::from_waker(Waker::noop());
         match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => Box::pin(IntoResponseFuture {
-                future: service.call(request),
-            }),
+            Poll::Ready(Ok(())) => Box::pin(IntoResponseFuture::new(service.call(request))),
             #[allow(unreachable_code)] // `Into<Infallible>`: written for the type system.
             Poll::Ready(Err(error)) => match error.into() {},
-            Poll::Pending => Box::pin(IntoResponseFuture {
-                future: service.oneshot(request),
-            }),
+            Poll::Pending => Box::pin(IntoResponseFuture::new(service.oneshot(request))),
         }
     }
 }
 
 pin_project_lite::pin_project! {
     /// A service's future, its response turned into a `Response`.
-    struct IntoResponseFuture<F> {
+    pub(super) struct IntoResponseFuture<F> {
         #[pin]
         future: F,
+    }
+}
+
+impl<F> IntoResponseFuture<F> {
+    pub(super) fn new(future: F) -> Self {
+        Self { future }
     }
 }
 

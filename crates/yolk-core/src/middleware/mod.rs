@@ -47,6 +47,7 @@ use crate::config::MiddlewareOptions;
 
 mod downstream;
 
+use downstream::IntoResponseFuture;
 pub use downstream::{Downstream, DownstreamFuture};
 
 type Apply = Box<dyn FnOnce(Downstream, Option<PathFilter>) -> Downstream + Send>;
@@ -317,10 +318,10 @@ struct Filtered<L> {
     filter: PathFilter,
 }
 
-impl<L: Layer<S>, S: Clone> Layer<S> for Filtered<L> {
-    type Service = FilteredService<L::Service, S>;
+impl<L: Layer<Downstream>> Layer<Downstream> for Filtered<L> {
+    type Service = FilteredService<L::Service>;
 
-    fn layer(&self, inner: S) -> Self::Service {
+    fn layer(&self, inner: Downstream) -> Self::Service {
         FilteredService {
             layered: self.layer.layer(inner.clone()),
             plain: inner,
@@ -330,37 +331,35 @@ impl<L: Layer<S>, S: Clone> Layer<S> for Filtered<L> {
 }
 
 #[derive(Clone)]
-struct FilteredService<A, B> {
-    layered: A,
-    plain: B,
+struct FilteredService<S> {
+    layered: S,
+    plain: Downstream,
     filter: PathFilter,
 }
 
-impl<A, B> Service<Request> for FilteredService<A, B>
+impl<S> Service<Request> for FilteredService<S>
 where
-    A: Service<Request>,
-    A::Response: IntoResponse,
-    A::Error: Into<Infallible>,
-    B: Service<Request, Error = Infallible>,
-    B::Response: IntoResponse,
+    S: Service<Request>,
+    S::Response: IntoResponse,
+    S::Error: Into<Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = FilteredFuture<A::Future, B::Future>;
+    type Future = FilteredFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        if let Err(error) = ready!(self.layered.poll_ready(cx)) {
-            // `Into<Infallible>`: this arm cannot run, but the type system needs it written.
-            #[allow(unreachable_code)]
-            return Poll::Ready(Err(error.into()));
+        // `plain`, a `Downstream`, is always ready.
+        match ready!(self.layered.poll_ready(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            #[allow(unreachable_code)] // `Into<Infallible>`: written for the type system.
+            Err(error) => match error.into() {},
         }
-        self.plain.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         if self.filter.applies(&request) {
             FilteredFuture::Layered {
-                future: self.layered.call(request),
+                future: IntoResponseFuture::new(self.layered.call(request)),
             }
         } else {
             FilteredFuture::Plain {
@@ -372,33 +371,24 @@ where
 
 pin_project_lite::pin_project! {
     #[project = FilteredProj]
-    enum FilteredFuture<A, B> {
-        Layered { #[pin] future: A },
-        Plain { #[pin] future: B },
+    enum FilteredFuture<F> {
+        Layered { #[pin] future: IntoResponseFuture<F> },
+        Plain { #[pin] future: DownstreamFuture },
     }
 }
 
-impl<A, B, RA, RB, EA> Future for FilteredFuture<A, B>
+impl<F, R, E> Future for FilteredFuture<F>
 where
-    A: Future<Output = Result<RA, EA>>,
-    B: Future<Output = Result<RB, Infallible>>,
-    RA: IntoResponse,
-    RB: IntoResponse,
-    EA: Into<Infallible>,
+    F: Future<Output = Result<R, E>>,
+    R: IntoResponse,
+    E: Into<Infallible>,
 {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            FilteredProj::Layered { future } => match ready!(future.poll(cx)) {
-                Ok(response) => Poll::Ready(Ok(response.into_response())),
-                #[allow(unreachable_code)]
-                Err(error) => Poll::Ready(Err(error.into())),
-            },
-            FilteredProj::Plain { future } => {
-                let Ok(response) = ready!(future.poll(cx));
-                Poll::Ready(Ok(response.into_response()))
-            }
+            FilteredProj::Layered { future } => future.poll(cx),
+            FilteredProj::Plain { future } => future.poll(cx),
         }
     }
 }
