@@ -251,9 +251,14 @@ pub(crate) struct StaticHeader {
     pub(crate) name: HeaderName,
     pub(crate) value: HeaderValue,
     pub(crate) bit: u8,
-    /// Left off redirects (`x-content-type-options`: a 3xx has no content to sniff).
-    pub(crate) skip_redirects: bool,
     scope: Scope,
+}
+
+impl StaticHeader {
+    /// Left off redirects: `x-content-type-options`, since a 3xx has no content to sniff.
+    pub(crate) fn skips_redirects(&self) -> bool {
+        self.bit == SecurityHeader::ContentTypeOptions.bit()
+    }
 }
 
 /// The CSRF settings, compiled.
@@ -372,7 +377,6 @@ impl Shared {
                 name: header::X_FRAME_OPTIONS,
                 value: header_value("xframe.value", &x.value)?,
                 bit: SecurityHeader::FrameOptions.bit(),
-                skip_redirects: false,
                 scope: Scope::new("xframe", &x.match_, &x.ignore)?,
             });
         }
@@ -381,7 +385,6 @@ impl Shared {
                 name: HeaderName::from_static("x-download-options"),
                 value: HeaderValue::from_static("noopen"),
                 bit: SecurityHeader::DownloadOptions.bit(),
-                skip_redirects: false,
                 scope: Scope::new("noopen", &config.noopen.match_, &config.noopen.ignore)?,
             });
         }
@@ -391,7 +394,6 @@ impl Shared {
                 name: header::X_XSS_PROTECTION,
                 value: header_value("xss_protection.value", &xss.value)?,
                 bit: SecurityHeader::XssProtection.bit(),
-                skip_redirects: false,
                 scope: Scope::new("xss_protection", &xss.match_, &xss.ignore)?,
             });
         }
@@ -408,7 +410,6 @@ impl Shared {
                 name: header::STRICT_TRANSPORT_SECURITY,
                 value: header_value("hsts", &value)?,
                 bit: SecurityHeader::StrictTransportSecurity.bit(),
-                skip_redirects: false,
                 scope: Scope::new("hsts", &hsts.match_, &hsts.ignore)?,
             });
         }
@@ -430,7 +431,6 @@ impl Shared {
                 name: header::REFERRER_POLICY,
                 value: header_value("referrer_policy.value", &referrer.value)?,
                 bit: SecurityHeader::ReferrerPolicy.bit(),
-                skip_redirects: false,
                 scope: Scope::new("referrer_policy", &referrer.match_, &referrer.ignore)?,
             });
         }
@@ -439,7 +439,6 @@ impl Shared {
                 name: header::X_CONTENT_TYPE_OPTIONS,
                 value: HeaderValue::from_static("nosniff"),
                 bit: SecurityHeader::ContentTypeOptions.bit(),
-                skip_redirects: true,
                 scope: Scope::new("nosniff", &config.nosniff.match_, &config.nosniff.ignore)?,
             });
         }

@@ -389,7 +389,7 @@ impl After {
         // reserving ahead would grow it on every request.
         let headers = response.headers_mut();
         for header in &shared.headers {
-            if mask & header.bit != 0 && !(header.skip_redirects && status.is_redirection()) {
+            if mask & header.bit != 0 && !(header.skips_redirects() && status.is_redirection()) {
                 headers
                     .entry(&header.name)
                     .or_insert_with(|| header.value.clone());
