@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{Launch, Options, Suite, run_load, start_server};
+use super::{Launch, Options, Suite, has_tool, run_load, start_server};
 
 /// Load run before counting, so that lazy set-up and caches are not counted.
 const WARM_UP: Duration = Duration::from_millis(1000);
@@ -24,13 +24,7 @@ pub(super) fn run(
     options: &Options,
 ) -> Result<Vec<String>, String> {
     for tool in ["valgrind", "callgrind_control"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !found {
+        if !has_tool(tool) {
             return Err(format!(
                 "--instructions needs `{tool}` (Debian: apt-get install valgrind)"
             ));
@@ -131,16 +125,7 @@ fn totals(dump: &str) -> Option<f64> {
 /// Prints the suite's table; returns `hello (instructions): bare_axum 12780/req (baseline),
 /// yolk_core 14299/req = 1.119x`.
 fn summary(suite: &Suite, rows: &[(&str, f64)]) -> Result<String, String> {
-    let baseline = rows
-        .iter()
-        .find(|(name, _)| *name == suite.baseline)
-        .map(|(_, per_request)| *per_request)
-        .ok_or_else(|| {
-            format!(
-                "baseline `{}` is not a server of `{}`",
-                suite.baseline, suite.name
-            )
-        })?;
+    let baseline = rows[suite.baseline_index()?].1;
     println!(
         "\nbench `{}` (instructions per request, user space)",
         suite.name

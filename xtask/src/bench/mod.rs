@@ -85,6 +85,31 @@ struct Suite {
     servers: &'static [ServerSpec],
 }
 
+impl Suite {
+    /// The index of the baseline among `servers` (`suites_are_consistent` checks there is one).
+    fn baseline_index(&self) -> Result<usize, String> {
+        self.servers
+            .iter()
+            .position(|spec| spec.name == self.baseline)
+            .ok_or_else(|| {
+                format!(
+                    "baseline `{}` is not a server of `{}`",
+                    self.baseline, self.name
+                )
+            })
+    }
+}
+
+/// Whether `tool --version` runs and succeeds.
+fn has_tool(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// Every suite, run in this order.
 const SUITES: &[Suite] = &[
     Suite {
@@ -389,13 +414,7 @@ fn build() -> Result<PathBuf, String> {
 /// scheduling of three busy threads on two cores moves the figures more than the code does.
 fn pinning() -> Option<(String, String)> {
     let cpus = thread::available_parallelism().map_or(1, usize::from);
-    let taskset = Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if cpus < 2 || !taskset {
+    if cpus < 2 || !has_tool("taskset") {
         return None;
     }
     let load = if cpus == 2 {
@@ -737,17 +756,7 @@ fn run_suite(suite: &'static Suite, bin_dir: &Path, options: &Options) -> Result
     }
     drop(servers);
 
-    let baseline_runs = suite
-        .servers
-        .iter()
-        .position(|spec| spec.name == suite.baseline)
-        .map(|index| &samples[index])
-        .ok_or_else(|| {
-            format!(
-                "baseline `{}` is not a server of `{}`",
-                suite.baseline, suite.name
-            )
-        })?;
+    let baseline_runs = &samples[suite.baseline_index()?];
     let rows: Vec<Row> = suite
         .servers
         .iter()
