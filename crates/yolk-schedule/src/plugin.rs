@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use yolk_core::messenger::InProcessMessenger;
 use yolk_core::{AppContext, BoxError, Config, ConfigError, Plugin};
 
 use crate::config::ScheduleConfig;
@@ -382,13 +381,8 @@ impl PluginJobs {
         if jobs.is_empty() {
             return Ok(());
         }
-        let scheduler = Scheduler::with_parts(
-            app.name().to_owned(),
-            app.env().to_owned(),
-            Arc::new(InProcessMessenger::new()),
-            ScheduleConfig::default(),
-            None,
-        );
+        // In this process only, without Redis: the app's name (the lock key) is not needed.
+        let scheduler = Scheduler::local().with_env(app.env());
         for job in jobs {
             scheduler.add(job)?;
         }

@@ -238,7 +238,7 @@ impl Scheduler {
         )
     }
 
-    pub(crate) fn with_parts(
+    fn with_parts(
         app: String,
         env: String,
         messenger: Arc<dyn Messenger>,
