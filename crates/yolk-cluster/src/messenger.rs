@@ -218,19 +218,14 @@ impl Messenger for IpcMessenger {
     fn request(
         &self,
         to: Recipient,
-        mut message: Message,
+        message: Message,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Message, MessengerError>> {
-        Box::pin(async move {
-            let (id, receiver) = self.inner.pending.register();
-            message.request_id = Some(id);
-            let topic = message.topic.clone();
-            if let Err(error) = self.send(to, message) {
-                self.inner.pending.cancel(id);
-                return Err(error);
-            }
-            self.inner.pending.wait(id, receiver, &topic, timeout).await
-        })
+        Box::pin(
+            self.inner
+                .pending
+                .request(message, timeout, move |message| self.send(to, message)),
+        )
     }
 
     fn reply(&self, request: &Message, payload: serde_json::Value) -> Result<(), MessengerError> {

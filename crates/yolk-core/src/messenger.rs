@@ -412,8 +412,48 @@ impl PendingReplies {
     }
 
     /// Forgets request `id`, when it could not be sent.
-    pub fn cancel(&self, id: u64) {
+    fn cancel(&self, id: u64) {
         self.lock().remove(&id);
+    }
+
+    /// [`Messenger::request`] for any carrier: registers `message` as a request, hands it to
+    /// `send`, and waits up to `timeout` for its reply.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use yolk_core::messenger::{Message, MessengerError, PendingReplies};
+    ///
+    /// let pending = PendingReplies::default();
+    /// let message = Message { topic: "price".into(), payload: 1.into(), from: 7, request_id: None };
+    /// let refused = pending
+    ///     .request(message, Duration::from_secs(1), |_| {
+    ///         Err(MessengerError::Closed { reason: "no channel".into() })
+    ///     })
+    ///     .await;
+    /// assert!(matches!(refused, Err(MessengerError::Closed { .. })));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What `send` returns, [`MessengerError::Timeout`], or the error the request was
+    /// completed with.
+    pub async fn request(
+        &self,
+        mut message: Message,
+        timeout: Duration,
+        send: impl FnOnce(Message) -> Result<(), MessengerError>,
+    ) -> Result<Message, MessengerError> {
+        let (id, receiver) = self.register();
+        message.request_id = Some(id);
+        let topic = message.topic.clone();
+        if let Err(error) = send(message) {
+            self.cancel(id);
+            return Err(error);
+        }
+        self.wait(id, receiver, &topic, timeout).await
     }
 
     /// Fails every request still waiting with [`MessengerError::Closed`], when the messages'
@@ -509,19 +549,14 @@ impl Messenger for InProcessMessenger {
     fn request(
         &self,
         to: Recipient,
-        mut message: Message,
+        message: Message,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Message, MessengerError>> {
-        Box::pin(async move {
-            let (id, receiver) = self.inner.pending.register();
-            message.request_id = Some(id);
-            let topic = message.topic.clone();
-            if let Err(error) = self.send(to, message) {
-                self.inner.pending.cancel(id);
-                return Err(error);
-            }
-            self.inner.pending.wait(id, receiver, &topic, timeout).await
-        })
+        Box::pin(
+            self.inner
+                .pending
+                .request(message, timeout, move |message| self.send(to, message)),
+        )
     }
 
     fn reply(&self, request: &Message, payload: serde_json::Value) -> Result<(), MessengerError> {

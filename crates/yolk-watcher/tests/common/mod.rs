@@ -145,19 +145,14 @@ impl Messenger for MeshMessenger {
     fn request(
         &self,
         to: Recipient,
-        mut message: Message,
+        message: Message,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Message, MessengerError>> {
         Box::pin(async move {
             let node = self.mesh.nodes.lock().unwrap()[&self.pid].clone();
-            let (id, receiver) = node.pending.register();
-            message.request_id = Some(id);
-            let topic = message.topic.clone();
-            if let Err(error) = self.send(to, message) {
-                node.pending.cancel(id);
-                return Err(error);
-            }
-            node.pending.wait(id, receiver, &topic, timeout).await
+            node.pending
+                .request(message, timeout, |message| self.send(to, message))
+                .await
         })
     }
 
