@@ -37,8 +37,11 @@ async fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mode = yolk_bench::take_mode(&mut args, "file");
     let app = yolk_bench::hello_app("logger");
-    // `hello_app("logger")`'s base directory, emptied so runs leave nothing behind them.
-    let dir = std::env::temp_dir().join("yolk-bench-logger");
+    // The app's base directory, emptied so runs leave nothing behind them.
+    let dir = app
+        .configured_base_dir()
+        .expect("hello_app sets a base directory")
+        .to_path_buf();
     let _ = std::fs::remove_dir_all(&dir);
     let app = match mode.as_str() {
         "off" => app,

@@ -12,21 +12,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::routing::get;
-use yolk_core::App;
 use yolk_schedule::{Job, Schedule};
 
 #[tokio::main]
 async fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mode = yolk_bench::take_mode(&mut args, "busy");
-    let listener = match yolk_bench::listen_with(args).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("schedule: {err}");
-            std::process::exit(2);
-        }
-    };
     let work = Arc::new(AtomicU64::new(0));
     let mut schedule = Schedule::new();
     let mut with_plugin = true;
@@ -65,24 +56,9 @@ async fn main() {
             std::process::exit(2);
         }
     }
-    // The loader writes `run/` and `logs/` files; keep them out of the working tree.
-    let base_dir = std::env::temp_dir().join("yolk-bench-schedule");
-    let mut builder = App::builder()
-        .name("bench")
-        .base_dir(&base_dir)
-        .env("prod")
-        .vars(std::iter::empty::<(String, String)>())
-        .route("/", get(|| async { "Hello, yolk" }));
+    let mut app = yolk_bench::hello_app("schedule");
     if with_plugin {
-        builder = builder.plugin(schedule);
+        app = app.plugin(schedule);
     }
-    let app = builder.build().await;
-    let served = match app {
-        Ok(app) => app.serve(listener, std::future::pending()).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = served {
-        eprintln!("schedule: {err}");
-        std::process::exit(1);
-    }
+    yolk_bench::serve_app_with("schedule", args, app).await
 }
