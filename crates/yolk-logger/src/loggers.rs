@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
+use tracing_log::log::LevelFilter;
 
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
@@ -190,8 +191,20 @@ impl Loggers {
         tracing::subscriber::set_global_default(self.subscriber())
             .map_err(|_| LoggerError::SubscriberAlreadySet)?;
         // Many libraries log through the `log` crate: their records go to these loggers too,
-        // by their own target. A `log` logger set earlier keeps them.
-        let _ = tracing_log::LogTracer::init();
+        // by their own target. A `log` logger set earlier keeps them. Records below every
+        // logger's level are dropped by `log` itself, before a record is built (the floor only
+        // rises later, as the console is turned off).
+        let floor = match self.inner.floor.load(Ordering::Relaxed) {
+            0 => LevelFilter::Trace,
+            1 => LevelFilter::Debug,
+            2 => LevelFilter::Info,
+            3 => LevelFilter::Warn,
+            4 => LevelFilter::Error,
+            _ => LevelFilter::Off,
+        };
+        let _ = tracing_log::LogTracer::builder()
+            .with_max_level(floor)
+            .init();
         Ok(())
     }
 

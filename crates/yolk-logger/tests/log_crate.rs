@@ -12,6 +12,8 @@ fn log_records_go_to_the_logger_of_their_target() {
         .build()
         .unwrap();
     loggers.init().unwrap();
+    // Below every logger's level (files at INFO, console off), `log` drops a record itself.
+    assert_eq!(log::max_level(), log::LevelFilter::Info);
 
     log::info!(target: "shop::orders", "order {} paid", 42);
     log::warn!(target: "hyper::proto", "connection reset");

@@ -513,7 +513,6 @@ pub(crate) fn serve_agent(hub: Hub, messenger: Arc<dyn Messenger>) {
                         hub.unsubscribe(subscription);
                     }
                 }
-                else => break,
             }
         }
     });
