@@ -128,25 +128,12 @@ pub(crate) fn request_line(status: u16, ms: u64) -> Backwards<28> {
 pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let mut text = [0; 15];
-            let mut len = 0;
             for (index, octet) in v4.octets().into_iter().enumerate() {
                 if index > 0 {
-                    text[len] = b'.';
-                    len += 1;
+                    out.push(b'.');
                 }
-                if octet >= 100 {
-                    text[len] = b'0' + octet / 100;
-                    len += 1;
-                }
-                if octet >= 10 {
-                    text[len] = b'0' + octet / 10 % 10;
-                    len += 1;
-                }
-                text[len] = b'0' + octet % 10;
-                len += 1;
+                out.extend_from_slice(decimal(u64::from(octet)).as_bytes());
             }
-            out.extend_from_slice(&text[..len]);
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
