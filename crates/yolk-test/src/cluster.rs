@@ -9,7 +9,7 @@ use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use crate::net;
-use crate::process::{ProcessGroup, SpawnError, WaitError, wait_group_empty};
+use crate::process::{GROUP_TIMEOUT, ProcessGroup, SpawnError, WaitError, wait_group_empty};
 
 /// What the master prints, as its first line on stdout, once every worker listens.
 const READY: &str = "yolk started on http://";
@@ -18,8 +18,6 @@ const READY: &str = "yolk started on http://";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a master that ended its output without a ready line has to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(45);
-/// How long the processes it started then have to go.
-const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A command running `bin` in `dir`, with stdin from `/dev/null` and without the test's own
 /// `YOLK_*` variables (which the app would read as config overrides, `YOLK_ENV` among them) or

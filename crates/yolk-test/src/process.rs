@@ -20,7 +20,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// processes it started may hold them a little longer.
 const PIPES_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`assert_group_empty`] waits for a group to empty.
-const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A program could not be started.
 ///
@@ -474,15 +474,16 @@ pub fn assert_group_empty(pgid: u32) {
 /// Waits up to `timeout` until group `pgid` is empty; those still in it.
 pub(crate) fn wait_group_empty(pgid: u32, timeout: Duration) -> Vec<u32> {
     let mut left = Vec::new();
-    let emptied = poll_until(timeout, || {
+    // `left` is empty once the group is.
+    let _ = poll_until(timeout, || {
         left = group_members(pgid);
         left.is_empty().then_some(())
     });
-    if emptied.is_some() { Vec::new() } else { left }
+    left
 }
 
 /// Calls `done` until it gives a value or `timeout` passed (`None`), every 20 ms.
-fn poll_until<T>(timeout: Duration, mut done: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn poll_until<T>(timeout: Duration, mut done: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = done() {

@@ -8,18 +8,16 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::net;
-use crate::process::{ProcessGroup, SpawnError};
+use crate::process::{ProcessGroup, SpawnError, poll_until};
 
 const PROGRAM: &str = "redis-server";
 /// How long a new server has to answer `PING`.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one `PING` may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
-/// How often a starting server is asked again.
-const RETRY: Duration = Duration::from_millis(20);
 
 /// A `redis-server` could not be started.
 ///
@@ -199,23 +197,28 @@ impl RedisServer {
                 .args(["--save", "", "--appendonly", "no"])
                 .current_dir(self.dir.path()),
         )?;
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while !ping(self.port) {
-            if let Some(status) = process.wait_exit(Duration::ZERO) {
-                return Err(RedisError::Exited {
-                    port: self.port,
-                    status,
-                    output: process.stdout(),
-                });
+        let port = self.port;
+        let ready = poll_until(READY_TIMEOUT, || {
+            if ping(port) {
+                return Some(Ok(()));
             }
-            if Instant::now() >= deadline {
+            let status = process.wait_exit(Duration::ZERO)?;
+            Some(Err(RedisError::Exited {
+                port,
+                status,
+                output: process.stdout(),
+            }))
+        });
+        match ready {
+            Some(Ok(())) => {}
+            Some(Err(error)) => return Err(error),
+            None => {
                 return Err(RedisError::NotReady {
-                    port: self.port,
+                    port,
                     timeout: READY_TIMEOUT,
                     output: process.stdout(),
                 });
             }
-            std::thread::sleep(RETRY);
         }
         self.process = Some(process);
         Ok(())
