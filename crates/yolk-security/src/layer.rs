@@ -13,6 +13,7 @@ use crate::config::{CsrfType, SecurityConfig};
 use crate::cookie::CookieName;
 use crate::domain::DomainList;
 use crate::error::SecurityError;
+use crate::methods::MethodSet;
 use crate::redirect::{RedirectPolicy, UnsafeRedirects};
 use crate::service::SecurityService;
 
@@ -265,7 +266,7 @@ impl StaticHeader {
 #[derive(Clone)]
 pub(crate) struct Csrf {
     pub(crate) kind: CsrfType,
-    pub(crate) methods: Vec<Method>,
+    pub(crate) methods: MethodSet,
     pub(crate) ignore_json: bool,
     pub(crate) cookie_name: CookieName,
     /// `; Path=/; SameSite=Lax[; Domain=…]`
@@ -512,7 +513,7 @@ fn build_csrf(
                 SecurityError::config("csrf.methods", format!("`{method}` is not a method"))
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<MethodSet, _>>()?;
     let header_name = HeaderName::from_bytes(c.header_name.as_bytes()).map_err(|_| {
         SecurityError::config(
             "csrf.header_name",

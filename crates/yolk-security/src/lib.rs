@@ -10,6 +10,7 @@ mod extract;
 mod future;
 pub mod helpers;
 mod layer;
+mod methods;
 mod path;
 mod plugin;
 mod redirect;

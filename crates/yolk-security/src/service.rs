@@ -54,8 +54,7 @@ where
         let mut after = After {
             shared: Arc::clone(&self.shared),
             mask: shared.header_mask(path),
-            csp: None,
-            new_cookie: None,
+            extra: None,
         };
         if shared
             .methodnoallow
@@ -77,7 +76,7 @@ where
         if shared.csp.as_ref().is_some_and(|csp| csp.fixed.is_none())
             && after.mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
         {
-            after.csp = shared.csp.as_ref().and_then(nonce_policy);
+            after.extra().csp = shared.csp.as_ref().and_then(nonce_policy);
         }
 
         let mut secret = Secret::Inactive;
@@ -95,7 +94,7 @@ where
             };
             if loaded.is_none() && csrf.kind.uses_token() {
                 if let Some((cookie, fresh)) = csrf.new_cookie() {
-                    after.new_cookie = Some(cookie);
+                    after.extra().new_cookie = Some(cookie);
                     secret = Secret::Fresh(fresh);
                 }
             } else if loaded.is_some() {
@@ -110,7 +109,7 @@ where
                         if rejection == SecurityRejection::InvalidCsrfToken
                             && csrf.rotate_when_invalid
                         {
-                            after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
+                            after.rotate(csrf);
                         }
                         return refuse(rejection, &request, after);
                     }
@@ -166,7 +165,7 @@ where
             let verdict = csrf.combine(token_verdict(secret.as_deref(), token.as_deref()), referer);
             if let Err(rejection) = verdict {
                 if rejection == SecurityRejection::InvalidCsrfToken && csrf.rotate_when_invalid {
-                    after.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
+                    after.rotate(csrf);
                 }
                 return Ok(after.refused(rejection, json));
             }
@@ -356,6 +355,13 @@ fn refuse<F, E>(
 pub(crate) struct After {
     shared: Arc<Shared>,
     mask: u8,
+    /// What only some responses get, boxed: every request's future moves this struct a few
+    /// times, so it stays small.
+    extra: Option<Box<AfterExtra>>,
+}
+
+#[derive(Debug, Default)]
+struct AfterExtra {
     /// The CSP header with this request's nonce, and the nonce (a slice of the same bytes).
     csp: Option<(HeaderValue, Bytes)>,
     /// The `Set-Cookie` of a new secret (a new client, or a rotation).
@@ -363,9 +369,19 @@ pub(crate) struct After {
 }
 
 impl After {
+    fn extra(&mut self) -> &mut AfterExtra {
+        self.extra.get_or_insert_default()
+    }
+
     /// This request's CSP nonce: a slice of the header value, no copy.
     fn nonce(&self) -> Option<Bytes> {
-        self.csp.as_ref().map(|(_, nonce)| nonce.clone())
+        let (_, nonce) = self.extra.as_ref()?.csp.as_ref()?;
+        Some(nonce.clone())
+    }
+
+    /// Gives the client a new secret with the response.
+    fn rotate(&mut self, csrf: &Csrf) {
+        self.extra().new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
     }
 
     /// The refusal's response, with what every response gets.
@@ -401,7 +417,11 @@ impl After {
         {
             let value = match &csp.fixed {
                 Some(fixed) => Some(fixed.clone()),
-                None => self.csp.take().map(|(value, _)| value),
+                None => self
+                    .extra
+                    .as_mut()
+                    .and_then(|extra| extra.csp.take())
+                    .map(|(value, _)| value),
             };
             if let Some(value) = value {
                 headers.insert(csp.name.clone(), value);
@@ -412,9 +432,14 @@ impl After {
                 && csrf.session.is_none()
                 && response.extensions().get::<RotateCsrfSecret>().is_some()
             {
-                self.new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
+                self.extra.get_or_insert_default().new_cookie =
+                    csrf.new_cookie().map(|(cookie, _)| cookie);
             }
-            if let Some(cookie) = self.new_cookie.take() {
+            if let Some(cookie) = self
+                .extra
+                .as_mut()
+                .and_then(|extra| extra.new_cookie.take())
+            {
                 response.headers_mut().append(SET_COOKIE, cookie);
             }
         }
