@@ -12,17 +12,7 @@ use http::{HeaderValue, StatusCode};
 
 use crate::layer::{SecurityHeader, Shared};
 use crate::redirect::UnsafeRedirect;
-use crate::service::Secret;
-
-/// What the layer leaves in each request for the extractors.
-#[derive(Clone, Debug)]
-pub(crate) struct SecurityContext {
-    pub(crate) shared: Arc<Shared>,
-    /// The client's CSRF secret, when CSRF with a token applies to this request.
-    pub(crate) secret: Secret,
-    /// The CSP nonce, when CSP with a nonce applies to this request.
-    pub(crate) nonce: Option<bytes::Bytes>,
-}
+use crate::state::{Secret, with_current};
 
 /// A request the security layer refused, or an extractor used without it.
 ///
@@ -60,7 +50,9 @@ pub enum SecurityRejection {
     BodyTooLarge,
     /// The form body could not be read.
     BodyUnreadable,
-    /// An extractor ran on a route without [`SecurityLayer`](crate::SecurityLayer).
+    /// An extractor ran on a route without [`SecurityLayer`](crate::SecurityLayer), or on
+    /// another task than its request's (the layer lends the request's state to the task
+    /// that handles it, as yolk-core's cookie jar does).
     MissingLayer,
     /// [`CsrfToken`] on a request CSRF does not cover (disabled, ignored path, `referer`
     /// type).
@@ -151,7 +143,8 @@ impl SecurityRejection {
             Self::BodyUnreadable => "the client closed the connection or sent a broken body",
             Self::MissingLayer => {
                 "this extractor needs `SecurityLayer`: enable the security plugin, or add \
-                 `SecurityLayer` to the router"
+                 `SecurityLayer` to the router; and extract on the request's task, not in a \
+                 spawned one"
             }
             Self::CsrfNotActive => {
                 "`CsrfToken` needs CSRF with a token type on this path: check \
@@ -206,13 +199,6 @@ impl IntoResponse for SecurityRejection {
     }
 }
 
-fn context(parts: &Parts) -> Result<&SecurityContext, SecurityRejection> {
-    parts
-        .extensions
-        .get::<SecurityContext>()
-        .ok_or(SecurityRejection::MissingLayer)
-}
-
 /// A salted CSRF token for this client, fresh on each extraction: put it in a form's `_csrf`
 /// field. (Single-page apps send the `csrfToken` cookie's value in `x-csrf-token` instead.)
 ///
@@ -261,26 +247,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = SecurityRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = context(parts)?;
-        let Some(csrf) = &context.shared.csrf else {
-            return Err(SecurityRejection::CsrfNotActive);
-        };
-        let secret = match &context.secret {
-            Secret::Inactive => return Err(SecurityRejection::CsrfNotActive),
-            Secret::InCookie => csrf
-                .cookie_name
-                .value_in(&parts.headers)
-                .and_then(|value| std::str::from_utf8(value).ok())
-                .ok_or(SecurityRejection::CsrfNotActive)?,
-            Secret::Fresh(secret) => {
-                std::str::from_utf8(secret).map_err(|_| SecurityRejection::CsrfNotActive)?
-            }
-            Secret::Value(secret) => secret,
-        };
-        Ok(Self {
-            token: crate::csrf::salted_token(secret),
-            field: csrf.body_name.clone(),
-        })
+        with_current(|state| {
+            let Some(csrf) = &state.shared.csrf else {
+                return Err(SecurityRejection::CsrfNotActive);
+            };
+            let secret = match &state.secret {
+                Secret::Inactive => return Err(SecurityRejection::CsrfNotActive),
+                Secret::InCookie => csrf.cookie_name.value_in(&parts.headers),
+                Secret::Held(secret) => Some(&secret[..]),
+            };
+            let secret = secret
+                .and_then(|secret| std::str::from_utf8(secret).ok())
+                .ok_or(SecurityRejection::CsrfNotActive)?;
+            Ok(Self {
+                token: crate::csrf::salted_token(secret),
+                field: csrf.body_name.clone(),
+            })
+        })?
     }
 }
 
@@ -334,11 +317,8 @@ impl CspNonce {
 impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
     type Rejection = SecurityRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        context(parts)?
-            .nonce
-            .as_deref()
-            .and_then(nonce)
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        with_current(|state| state.nonce().and_then(nonce))?
             .ok_or(SecurityRejection::NonceNotActive)
     }
 }
@@ -353,10 +333,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CspNonce {
     type Rejection = SecurityRejection;
 
     async fn from_request_parts(
-        parts: &mut Parts,
+        _parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(context(parts)?.nonce.as_deref().and_then(nonce))
+        with_current(|state| state.nonce().and_then(nonce))
     }
 }
 
@@ -417,7 +397,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SafeRedirect {
     type Rejection = SecurityRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let shared = Arc::clone(&context(parts)?.shared);
+        let shared = with_current(|state| Arc::clone(&state.shared))?;
         let host = parts
             .headers
             .get(HOST)

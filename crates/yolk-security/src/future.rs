@@ -8,21 +8,20 @@ use std::task::{Context, Poll, ready};
 use axum::response::Response;
 use futures_util::future::BoxFuture;
 
-use crate::service::After;
+use crate::state::{RequestState, ScopedFuture};
 
 pin_project_lite::pin_project! {
     /// The future of [`SecurityService`](crate::SecurityService).
     pub struct ResponseFuture<F, E> {
         #[pin]
         kind: Kind<F, E>,
-        after: Option<After>,
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind<F, E> {
-        Inner { #[pin] future: F },
+        Inner { #[pin] future: ScopedFuture<F> },
         Ready { response: Option<Response> },
         Boxed { future: BoxFuture<'static, Result<Response, E>> },
     }
@@ -35,10 +34,16 @@ impl<F, E> std::fmt::Debug for ResponseFuture<F, E> {
 }
 
 impl<F, E> ResponseFuture<F, E> {
-    pub(crate) fn inner(future: F, after: After) -> Self {
+    /// `future` polled with `state` in scope for the handler's extractors; its response then
+    /// gets what `state` adds.
+    pub(crate) fn inner(future: F, state: RequestState) -> Self
+    where
+        F: Future,
+    {
         Self {
-            kind: Kind::Inner { future },
-            after: Some(after),
+            kind: Kind::Inner {
+                future: crate::state::scope(state, future),
+            },
         }
     }
 
@@ -47,7 +52,6 @@ impl<F, E> ResponseFuture<F, E> {
             kind: Kind::Ready {
                 response: Some(response),
             },
-            after: None,
         }
     }
 
@@ -58,7 +62,6 @@ impl<F, E> ResponseFuture<F, E> {
             kind: Kind::Boxed {
                 future: Box::pin(future),
             },
-            after: None,
         }
     }
 }
@@ -70,12 +73,11 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.kind.project() {
-            KindProj::Inner { future } => {
-                let mut response = ready!(future.poll(cx))?;
-                if let Some(mut after) = this.after.take() {
-                    after.apply(&mut response);
+        match self.project().kind.project() {
+            KindProj::Inner { mut future } => {
+                let mut response = ready!(future.as_mut().poll(cx))?;
+                if let Some(mut state) = future.take_value() {
+                    state.apply(&mut response);
                 }
                 Poll::Ready(Ok(response))
             }

@@ -16,6 +16,7 @@ mod plugin;
 mod redirect;
 mod service;
 mod ssrf;
+mod state;
 
 pub use config::{CsrfType, SecurityConfig};
 pub use domain::DomainList;

@@ -9,17 +9,18 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER, SET_COOKIE};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER};
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt as _;
 use rand::Rng as _;
 use tower_service::Service;
 
 use crate::config::CsrfType;
-use crate::extract::{RotateCsrfSecret, SecurityContext, SecurityRejection, SkipSecurityHeaders};
+use crate::extract::{RotateCsrfSecret, SecurityRejection};
 use crate::future::ResponseFuture;
 use crate::layer::{Csrf, SecurityHeader, Shared};
 use crate::path::PathProblem;
+use crate::state::{RequestState, Secret};
 
 /// The service [`SecurityLayer`](crate::SecurityLayer) wraps around a router.
 #[derive(Clone, Debug)]
@@ -48,20 +49,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         let shared = &*self.shared;
         let path = request.uri().path();
-        let mut after = After {
-            shared: Arc::clone(&self.shared),
-            mask: shared.header_mask(path),
-            extra: None,
-        };
+        let mut state = RequestState::new(&self.shared, path);
         if shared
             .methodnoallow
             .as_ref()
             .is_some_and(|scope| is_trace(request.method()) && scope.applies(path))
         {
-            return refuse(SecurityRejection::MethodNotAllowed, &request, after);
+            return refuse(SecurityRejection::MethodNotAllowed, &request, state);
         }
         if let Some(scope) = &shared.dta
             && let Err(problem) = crate::path::check(path)
@@ -71,20 +68,19 @@ where
                 PathProblem::Traversal => SecurityRejection::PathTraversal,
                 PathProblem::BadEncoding => SecurityRejection::BadPathEncoding,
             };
-            return refuse(rejection, &request, after);
+            return refuse(rejection, &request, state);
         }
         if shared.csp.as_ref().is_some_and(|csp| csp.fixed.is_none())
-            && after.mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
+            && state.mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
         {
-            after.extra().csp = shared.csp.as_ref().and_then(nonce_policy);
+            state.set_csp(shared.csp.as_ref().and_then(nonce_policy));
         }
 
-        let mut secret = Secret::Inactive;
         if let Some(csrf) = &shared.csrf
             && csrf.scope.applies(path)
         {
             if csrf.session.is_some() {
-                return self.with_session(request, after);
+                return self.with_session(request, state);
             }
             let head = Head::of(&request);
             let loaded = if csrf.kind.uses_token() {
@@ -94,11 +90,10 @@ where
             };
             if loaded.is_none() && csrf.kind.uses_token() {
                 if let Some((cookie, fresh)) = csrf.new_cookie() {
-                    after.extra().new_cookie = Some(cookie);
-                    secret = Secret::Fresh(fresh);
+                    state.set_new_secret(cookie, fresh);
                 }
             } else if loaded.is_some() {
-                secret = Secret::InCookie;
+                state.secret = Secret::InCookie;
             }
             if csrf.checks(head) {
                 // ASCII, so UTF-8.
@@ -109,23 +104,18 @@ where
                         if rejection == SecurityRejection::InvalidCsrfToken
                             && csrf.rotate_when_invalid
                         {
-                            after.rotate(csrf);
+                            state.rotate(csrf);
                         }
-                        return refuse(rejection, &request, after);
+                        return refuse(rejection, &request, state);
                     }
                     Verdict::NeedBody { referer } => {
                         let secret = loaded.map(str::to_owned);
-                        return self.check_body(request, secret, referer, after);
+                        return self.check_body(request, secret, referer, state);
                     }
                 }
             }
         }
-        request.extensions_mut().insert(SecurityContext {
-            shared: Arc::clone(&self.shared),
-            secret,
-            nonce: after.nonce(),
-        });
-        ResponseFuture::inner(self.inner.call(request), after)
+        ResponseFuture::inner(self.inner.call(request), state)
     }
 }
 
@@ -148,7 +138,7 @@ where
         request: Request,
         secret: Option<String>,
         referer: Result<(), SecurityRejection>,
-        mut after: After,
+        mut state: RequestState,
     ) -> ResponseFuture<S::Future, S::Error> {
         let mut inner = self.take_inner();
         let shared = Arc::clone(&self.shared);
@@ -160,24 +150,18 @@ where
             };
             let (bytes, token) = match body_token(csrf, &parts.headers, body).await {
                 Ok(found) => found,
-                Err(rejection) => return Ok(after.refused(rejection, json)),
+                Err(rejection) => return Ok(state.refused(rejection, json)),
             };
             let verdict = csrf.combine(token_verdict(secret.as_deref(), token.as_deref()), referer);
             if let Err(rejection) = verdict {
                 if rejection == SecurityRejection::InvalidCsrfToken && csrf.rotate_when_invalid {
-                    after.rotate(csrf);
+                    state.rotate(csrf);
                 }
-                return Ok(after.refused(rejection, json));
+                return Ok(state.refused(rejection, json));
             }
-            let mut request = Request::from_parts(parts, Body::from(bytes));
-            request.extensions_mut().insert(SecurityContext {
-                shared: Arc::clone(&shared),
-                secret: Secret::InCookie,
-                nonce: after.nonce(),
-            });
-            let mut response = inner.call(request).await?;
-            after.apply(&mut response);
-            Ok(response)
+            state.secret = Secret::InCookie;
+            let request = Request::from_parts(parts, Body::from(bytes));
+            ResponseFuture::inner(inner.call(request), state).await
         })
     }
 
@@ -186,7 +170,7 @@ where
     fn with_session(
         &mut self,
         request: Request,
-        mut after: After,
+        mut state: RequestState,
     ) -> ResponseFuture<S::Future, S::Error> {
         let mut inner = self.take_inner();
         let shared = Arc::clone(&self.shared);
@@ -200,20 +184,20 @@ where
             let name = csrf.session_name.as_str();
             let json = wants_json(Head::of(&request));
             let (parts, body) = request.into_parts();
-            let unavailable = |error: yolk_core::BoxError, after: After| {
+            let unavailable = |error: yolk_core::BoxError, state: RequestState| {
                 tracing::error!("csrf secret: session unavailable: {error}");
-                Ok(after.refused(SecurityRejection::SessionUnavailable, json))
+                Ok(state.refused(SecurityRejection::SessionUnavailable, json))
             };
             let loaded = match session.get(&parts, name).await {
                 Ok(loaded) => loaded.filter(|secret| !secret.is_empty()),
-                Err(error) => return unavailable(error, after),
+                Err(error) => return unavailable(error, state),
             };
             let secret = match &loaded {
                 Some(secret) => secret.clone(),
                 None => {
                     let fresh = crate::csrf::new_secret();
                     if let Err(error) = session.set(&parts, name, &fresh).await {
-                        return unavailable(error, after);
+                        return unavailable(error, state);
                     }
                     fresh
                 }
@@ -243,29 +227,24 @@ where
                     {
                         let fresh = crate::csrf::new_secret();
                         if let Err(error) = session.set(&parts, name, &fresh).await {
-                            return unavailable(error, after);
+                            return unavailable(error, state);
                         }
                     }
-                    return Ok(after.refused(rejection, json));
+                    return Ok(state.refused(rejection, json));
                 }
             }
-            // Kept to write a rotated secret after the handler: the session layer found the
+            // Kept to write a rotated secret state the handler: the session layer found the
             // session through the extensions, and it is loaded by now.
             let (mut kept, ()) = Request::new(()).into_parts();
             kept.extensions = parts.extensions.clone();
-            let mut request = Request::from_parts(parts, body.unwrap_or_default());
-            request.extensions_mut().insert(SecurityContext {
-                shared: Arc::clone(&shared),
-                secret: Secret::Value(secret),
-                nonce: after.nonce(),
-            });
-            let mut response = inner.call(request).await?;
+            state.secret = Secret::Held(secret.into());
+            let request = Request::from_parts(parts, body.unwrap_or_default());
+            let response = ResponseFuture::inner(inner.call(request), state).await?;
             if response.extensions().get::<RotateCsrfSecret>().is_some()
                 && let Err(error) = session.set(&kept, name, &crate::csrf::new_secret()).await
             {
                 tracing::error!("csrf secret not rotated: session unavailable: {error}");
             }
-            after.apply(&mut response);
             Ok(response)
         })
     }
@@ -321,19 +300,6 @@ fn nonce_policy(csp: &crate::layer::Csp) -> Option<(HeaderValue, Bytes)> {
     Some((HeaderValue::from_maybe_shared(value).ok()?, nonce))
 }
 
-/// Where the client's secret is, for [`CsrfToken`](crate::CsrfToken).
-#[derive(Clone, Debug)]
-pub(crate) enum Secret {
-    /// CSRF does not apply to this request, or its type uses no token.
-    Inactive,
-    /// In the request's cookie (read it again there rather than copy it per request).
-    InCookie,
-    /// A new secret, a slice of its `Set-Cookie` value.
-    Fresh(Bytes),
-    /// A secret read from the session.
-    Value(String),
-}
-
 fn is_trace(method: &Method) -> bool {
     method == Method::TRACE || method.as_str().eq_ignore_ascii_case("TRACK")
 }
@@ -345,105 +311,9 @@ fn wants_json(head: Head<'_>) -> bool {
 fn refuse<F, E>(
     rejection: SecurityRejection,
     request: &Request,
-    after: After,
+    state: RequestState,
 ) -> ResponseFuture<F, E> {
-    ResponseFuture::ready(after.refused(rejection, wants_json(Head::of(request))))
-}
-
-/// What the response gets on its way out.
-#[derive(Debug)]
-pub(crate) struct After {
-    shared: Arc<Shared>,
-    mask: u8,
-    /// What only some responses get, boxed: every request's future moves this struct a few
-    /// times, so it stays small.
-    extra: Option<Box<AfterExtra>>,
-}
-
-#[derive(Debug, Default)]
-struct AfterExtra {
-    /// The CSP header with this request's nonce, and the nonce (a slice of the same bytes).
-    csp: Option<(HeaderValue, Bytes)>,
-    /// The `Set-Cookie` of a new secret (a new client, or a rotation).
-    new_cookie: Option<HeaderValue>,
-}
-
-impl After {
-    fn extra(&mut self) -> &mut AfterExtra {
-        self.extra.get_or_insert_default()
-    }
-
-    /// This request's CSP nonce: a slice of the header value, no copy.
-    fn nonce(&self) -> Option<Bytes> {
-        let (_, nonce) = self.extra.as_ref()?.csp.as_ref()?;
-        Some(nonce.clone())
-    }
-
-    /// Gives the client a new secret with the response.
-    fn rotate(&mut self, csrf: &Csrf) {
-        self.extra().new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
-    }
-
-    /// The refusal's response, with what every response gets.
-    fn refused(mut self, rejection: SecurityRejection, json: bool) -> Response {
-        let mut response = rejection.response(json);
-        self.apply(&mut response);
-        response
-    }
-
-    /// Sets the security headers (keeping any the handler set, skipping what it asked to
-    /// skip), and the CSRF cookie.
-    pub(crate) fn apply(&mut self, response: &mut Response) {
-        let shared = &*self.shared;
-        let skip = response
-            .extensions()
-            .get::<SkipSecurityHeaders>()
-            .map_or(0, |skip| skip.0);
-        let mask = self.mask & !skip;
-        let status = response.status();
-        // No `reserve`: a small response's header map already has room for these, and
-        // reserving ahead would grow it on every request.
-        let headers = response.headers_mut();
-        for header in &shared.headers {
-            if mask & header.bit != 0 && !(header.skips_redirects() && status.is_redirection()) {
-                headers
-                    .entry(&header.name)
-                    .or_insert_with(|| header.value.clone());
-            }
-        }
-        if let Some(csp) = &shared.csp
-            && mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
-            && !headers.contains_key(&csp.name)
-        {
-            let value = match &csp.fixed {
-                Some(fixed) => Some(fixed.clone()),
-                None => self
-                    .extra
-                    .as_mut()
-                    .and_then(|extra| extra.csp.take())
-                    .map(|(value, _)| value),
-            };
-            if let Some(value) = value {
-                headers.insert(csp.name.clone(), value);
-            }
-        }
-        if let Some(csrf) = &shared.csrf {
-            if csrf.kind.uses_token()
-                && csrf.session.is_none()
-                && response.extensions().get::<RotateCsrfSecret>().is_some()
-            {
-                self.extra.get_or_insert_default().new_cookie =
-                    csrf.new_cookie().map(|(cookie, _)| cookie);
-            }
-            if let Some(cookie) = self
-                .extra
-                .as_mut()
-                .and_then(|extra| extra.new_cookie.take())
-            {
-                response.headers_mut().append(SET_COOKIE, cookie);
-            }
-        }
-    }
+    ResponseFuture::ready(state.refused(rejection, wants_json(Head::of(request))))
 }
 
 /// The outcome of the CSRF checks that need no body.
@@ -459,7 +329,7 @@ enum Verdict {
 impl Csrf {
     /// A new secret: the `Set-Cookie` value carrying it, built in one buffer, and the secret
     /// as a slice of that buffer.
-    fn new_cookie(&self) -> Option<(HeaderValue, Bytes)> {
+    pub(crate) fn new_cookie(&self) -> Option<(HeaderValue, Bytes)> {
         let name = self.cookie_name.as_str().as_bytes();
         let mut cookie = BytesMut::with_capacity(
             name.len() + 1 + crate::csrf::SECRET_LEN + self.cookie_attributes.len(),

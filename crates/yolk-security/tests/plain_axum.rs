@@ -100,6 +100,59 @@ async fn csrf_safe_methods_pass_and_hand_out_a_script_readable_secret() {
 }
 
 #[tokio::test]
+async fn extractors_work_in_middleware_inside_the_layer_and_say_when_it_is_missing() {
+    use axum::extract::{FromRequestParts, Request};
+    use axum::middleware::{Next, from_fn};
+
+    // A middleware inside the layer reads the token the handler would.
+    async fn token_header(request: Request, next: Next) -> axum::response::Response {
+        let (mut parts, body) = request.into_parts();
+        let token = CsrfToken::from_request_parts(&mut parts, &()).await;
+        let mut response = next.run(Request::from_parts(parts, body)).await;
+        let value = token.map_or_else(|r| r.message().to_owned(), |t| t.as_str().to_owned());
+        response
+            .headers_mut()
+            .insert("x-token", value.parse().unwrap());
+        response
+    }
+    let addr = serve(
+        Router::new()
+            .route("/token", get(token))
+            .layer(from_fn(token_header))
+            .layer(SecurityLayer::new()),
+    )
+    .await;
+    let reply = req("GET", "/token").cookie(SECRET).send(addr).await;
+    assert_eq!(reply.status, 200);
+    assert!(yolk_security::csrf::verify(
+        SECRET,
+        reply.header("x-token").unwrap()
+    ));
+    assert!(yolk_security::csrf::verify(SECRET, &reply.body));
+
+    // Without the layer, or off the request's task, the extractors refuse with the fix.
+    let addr = serve(Router::new().route("/token", get(token)).route(
+        "/spawned",
+        get(|request: axum::extract::Request| async move {
+            tokio::spawn(async move {
+                let (mut parts, _) = request.into_parts();
+                CsrfToken::from_request_parts(&mut parts, &())
+                    .await
+                    .map(|t| t.as_str().to_owned())
+            })
+            .await
+            .unwrap()
+        }),
+    ))
+    .await;
+    let reply = req("GET", "/token").cookie(SECRET).send(addr).await;
+    assert_refused(&reply, 500, "security layer missing");
+    assert!(reply.body.contains("request's task"), "{reply:?}");
+    let reply = req("GET", "/spawned").cookie(SECRET).send(addr).await;
+    assert_refused(&reply, 500, "security layer missing");
+}
+
+#[tokio::test]
 async fn csrf_a_new_client_s_token_matches_the_secret_it_is_handed() {
     let addr = default_server().await;
     let reply = req("GET", "/token").send(addr).await;
