@@ -119,7 +119,13 @@ where
         // driven to readiness inside the future, with the request's task as its waker.
         let mut cx = Context::from_waker(Waker::noop());
         match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => Box::pin(IntoResponseFuture::new(service.call(request))),
+            Poll::Ready(Ok(())) => {
+                // The slot first, so the future can be built in it rather than moved there.
+                let slot = Box::<IntoResponseFuture<S::Future>>::new_uninit();
+                let future: Box<IntoResponseFuture<S::Future>> =
+                    Box::write(slot, IntoResponseFuture::new(service.call(request)));
+                Box::into_pin(future)
+            }
             #[allow(unreachable_code)] // `Into<Infallible>`: written for the type system.
             Poll::Ready(Err(error)) => match error.into() {},
             Poll::Pending => Box::pin(IntoResponseFuture::new(service.oneshot(request))),
