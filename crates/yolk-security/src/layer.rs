@@ -467,6 +467,26 @@ impl Shared {
         })
     }
 
+    /// Which of the layer's headers `headers` already has (the handler's choice, kept), as
+    /// bits of [`SecurityHeader`].
+    ///
+    /// One pass over a response's own headers, which are few: cheaper than looking each of
+    /// the layer's headers up in the map before adding it.
+    pub(crate) fn headers_in(&self, headers: &http::HeaderMap) -> u8 {
+        let mut present = 0;
+        for name in headers.keys() {
+            for header in &self.headers {
+                if *name == header.name {
+                    present |= header.bit;
+                }
+            }
+            if self.csp.as_ref().is_some_and(|csp| *name == csp.name) {
+                present |= SecurityHeader::ContentSecurityPolicy.bit();
+            }
+        }
+        present
+    }
+
     /// The headers that apply to `path`, as bits of [`SecurityHeader`].
     pub(crate) fn header_mask(&self, path: &str) -> u8 {
         if !self.scoped_headers {

@@ -123,21 +123,18 @@ impl RequestState {
             .extensions()
             .get::<SkipSecurityHeaders>()
             .map_or(0, |skip| skip.0);
-        let mask = self.mask & !skip;
         let status = response.status();
+        let headers = response.headers_mut();
+        let mask = self.mask & !skip & !shared.headers_in(headers);
         // No `reserve`: a small response's header map already has room for these, and
         // reserving ahead would grow it on every request.
-        let headers = response.headers_mut();
         for header in &shared.headers {
             if mask & header.bit != 0 && !(header.skips_redirects() && status.is_redirection()) {
-                headers
-                    .entry(&header.name)
-                    .or_insert_with(|| header.value.clone());
+                headers.append(header.name.clone(), header.value.clone());
             }
         }
         if let Some(csp) = &shared.csp
             && mask & SecurityHeader::ContentSecurityPolicy.bit() != 0
-            && !headers.contains_key(&csp.name)
         {
             let value = match &csp.fixed {
                 Some(fixed) => Some(fixed.clone()),
@@ -148,7 +145,7 @@ impl RequestState {
                     .map(|(value, _)| value),
             };
             if let Some(value) = value {
-                headers.insert(csp.name.clone(), value);
+                headers.append(csp.name.clone(), value);
             }
         }
         if let Some(csrf) = &shared.csrf {

@@ -47,6 +47,18 @@ fn routes() -> Router {
             get(|| async { ([("x-frame-options", "DENY")], "x") }),
         )
         .route(
+            "/own-policy",
+            get(|| async {
+                (
+                    [
+                        ("content-security-policy", "default-src 'none'"),
+                        ("x-xss-protection", "0"),
+                    ],
+                    "x",
+                )
+            }),
+        )
+        .route(
             "/nonce",
             get(|nonce: Option<CspNonce>| async move {
                 nonce.map(|n| n.as_str().to_owned()).unwrap_or_default()
@@ -709,7 +721,30 @@ async fn handlers_override_headers_per_response() {
     assert_eq!(reply.header("x-frame-options"), None);
     assert_eq!(reply.header("x-download-options"), Some("noopen"));
     let reply = req("GET", "/deny").send(addr).await;
-    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    assert_eq!(values(&reply, "x-frame-options"), ["DENY"]);
+    assert_eq!(values(&reply, "x-content-type-options"), ["nosniff"]);
+
+    // The handler's own values are kept, and not joined by the layer's.
+    let mut config = SecurityConfig::default();
+    config.csp.enable = true;
+    let addr = server(config).await;
+    let reply = req("GET", "/own-policy").send(addr).await;
+    assert_eq!(
+        values(&reply, "content-security-policy"),
+        ["default-src 'none'"]
+    );
+    assert_eq!(values(&reply, "x-xss-protection"), ["0"]);
+    assert_eq!(values(&reply, "x-frame-options"), ["SAMEORIGIN"]);
+}
+
+/// Every value of header `name` in `reply`.
+fn values<'a>(reply: &'a Reply, name: &str) -> Vec<&'a str> {
+    reply
+        .headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 // ---- methods and paths ----
