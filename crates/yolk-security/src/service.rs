@@ -500,11 +500,7 @@ fn token_verdict(secret: Option<&str>, token: Option<&str>) -> Result<(), Securi
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers: the first pair of that name
-/// decides, and an empty value counts as none.
-///
-/// Runs on every request, so it scans bytes and checks only the value it returns, rather than
-/// validating every cookie a browser sends.
+/// The request's media type (`content-type` without parameters), lowercase.
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(value.split(';').next()?.trim().to_ascii_lowercase())

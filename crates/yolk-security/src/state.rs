@@ -105,7 +105,7 @@ impl RequestState {
 
     /// Gives the client a new secret with the response.
     pub(crate) fn rotate(&mut self, csrf: &Csrf) {
-        self.extra.get_or_insert_default().new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
+        rotate(&mut self.extra, csrf);
     }
 
     /// The refusal's response, with what every response gets.
@@ -153,8 +153,7 @@ impl RequestState {
                 && csrf.session.is_none()
                 && response.extensions().get::<RotateCsrfSecret>().is_some()
             {
-                self.extra.get_or_insert_default().new_cookie =
-                    csrf.new_cookie().map(|(cookie, _)| cookie);
+                rotate(&mut self.extra, csrf);
             }
             if let Some(cookie) = self
                 .extra
@@ -165,4 +164,10 @@ impl RequestState {
             }
         }
     }
+}
+
+/// A new secret's cookie in `extra`, for the response. (A function of the field, so `apply`
+/// can call it while it reads the layer's settings.)
+fn rotate(extra: &mut Option<Box<Extra>>, csrf: &Csrf) {
+    extra.get_or_insert_default().new_cookie = csrf.new_cookie().map(|(cookie, _)| cookie);
 }
