@@ -49,6 +49,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
         let shared = &*self.shared;
         let path = request.uri().path();
