@@ -12,12 +12,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
-use serde::Serialize;
 use tokio::net::UnixStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use yolk_core::messenger::{AGENT_CHANGED, Message, Recipient};
-use yolk_core::plugin::Timeline;
+use yolk_core::plugin::{BootStep, Timeline};
 
 use crate::backoff::Backoff;
 use crate::child::{BASE_DIR_VAR, ENV_VAR, IPC_FD_VAR, LISTEN_FD_VAR, ROLE_VAR};
@@ -123,15 +122,7 @@ struct Reload {
 #[derive(Debug)]
 pub(crate) struct Steps {
     began: Instant,
-    timeline: Timeline<Step>,
-}
-
-#[derive(Debug, Serialize)]
-struct Step {
-    plugin: &'static str,
-    hook: &'static str,
-    start_ms: f64,
-    duration_ms: f64,
+    timeline: Timeline,
 }
 
 impl Steps {
@@ -149,14 +140,9 @@ impl Steps {
     }
 
     /// Records step `hook`, from `started` until now.
-    pub(crate) fn record(&mut self, hook: &'static str, started: Instant) {
-        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
-        self.timeline.steps.push(Step {
-            plugin: "master",
-            hook,
-            start_ms: millis(started.saturating_duration_since(self.began)),
-            duration_ms: millis(started.elapsed()),
-        });
+    pub(crate) fn record(&mut self, hook: &str, started: Instant) {
+        let step = BootStep::until_now("master", hook, self.began, started);
+        self.timeline.steps.push(step);
     }
 
     fn write(&self, base_dir: &Path) {

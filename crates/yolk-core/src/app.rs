@@ -42,7 +42,7 @@ use crate::messenger::{InProcessMessenger, Messenger};
 use crate::middleware::{Downstream, Middleware, MiddlewareError};
 use crate::plugin::graph::{self, Node, PluginSettings};
 use crate::plugin::lifecycle::Lifecycle;
-use crate::plugin::{AppContext, Hook, HookTiming, Plugin, Role};
+use crate::plugin::{AppContext, BootStep, Hook, Plugin, Role};
 use crate::request::ProxyConfig;
 use crate::server;
 use crate::services::Services;
@@ -509,7 +509,7 @@ impl App {
     }
 
     /// How long each hook of each plugin took.
-    pub fn timings(&self) -> Vec<HookTiming> {
+    pub fn timings(&self) -> Vec<BootStep> {
         self.lifecycle.timings()
     }
 

@@ -390,7 +390,7 @@ async fn hooks_run_in_plugin_order_and_close_in_reverse() {
     assert_eq!(*log.lock().unwrap(), expected);
 
     let before = std::time::SystemTime::now();
-    let timeline: yolk_core::plugin::Timeline<serde_json::Value> = serde_json::from_slice(
+    let timeline: yolk_core::plugin::Timeline = serde_json::from_slice(
         &std::fs::read(dir.path().join(format!(
             "run/application_timing_{}.json",
             std::process::id()
@@ -405,14 +405,10 @@ async fn hooks_run_in_plugin_order_and_close_in_reverse() {
     assert!(
         timings
             .iter()
-            .any(|t| t["plugin"] == "security" && t["hook"] == "will_ready"),
+            .any(|t| t.plugin == "security" && t.hook == "will_ready"),
         "{timings:?}"
     );
-    assert!(
-        timings
-            .iter()
-            .all(|t| t["duration_ms"].as_f64().unwrap() >= 0.0)
-    );
+    assert!(timings.iter().all(|t| t.duration_ms >= 0.0));
 }
 
 #[tokio::test]

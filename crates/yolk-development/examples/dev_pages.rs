@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use yolk_core::plugin::{Role, Timeline};
+use yolk_core::plugin::{BootStep, Role, Timeline};
 use yolk_core::{App, AppContext, BoxError, Plugin};
 use yolk_development::dev::{BuildStatus, CompileError};
 use yolk_development::{Development, render_build_errors, trace_routes};
@@ -78,13 +78,11 @@ async fn main() -> Result<(), BoxError> {
     let agent_ready = began.elapsed();
     let app = builder(dir.path(), Role::Worker).build().await?;
     app.server_did_ready().await?;
-    let step = |hook: &str, from: Duration, to: Duration| {
-        serde_json::json!({
-            "plugin": "master",
-            "hook": hook,
-            "start_ms": from.as_secs_f64() * 1000.0,
-            "duration_ms": (to - from).as_secs_f64() * 1000.0,
-        })
+    let step = |hook: &str, from: Duration, to: Duration| BootStep {
+        plugin: "master".into(),
+        hook: hook.into(),
+        start_ms: from.as_secs_f64() * 1000.0,
+        duration_ms: (to - from).as_secs_f64() * 1000.0,
     };
     let steps = vec![
         step("start_agent", Duration::ZERO, agent_ready),

@@ -14,4 +14,4 @@ pub use error::DevelopmentError;
 pub use live::{EVENTS_PATH, LiveState, live_middleware, live_routes, render_build_errors};
 pub use plugin::Development;
 pub use routes::trace_routes;
-pub use trace::{ProcessTrace, Step, read_traces, render_trace};
+pub use trace::{ProcessTrace, read_traces, render_trace};

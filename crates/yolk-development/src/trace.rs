@@ -6,31 +6,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-use yolk_core::plugin::Timeline;
+use yolk_core::plugin::{BootStep, Timeline};
 
 use crate::error::DevelopmentError;
-
-/// One hook of one plugin as core records it, or one step of the master.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Step {
-    /// The plugin (`master` for the master's own steps).
-    pub plugin: String,
-    /// The hook (`did_load`, `agent`, …), or the master's step (`bind_socket`,
-    /// `start_agent`, `start_workers`; after a reload `start_agent` and `roll_workers`).
-    pub hook: String,
-    /// When it started, in milliseconds since the process began to boot.
-    pub start_ms: f64,
-    /// How long it took, in milliseconds.
-    pub duration_ms: f64,
-}
-
-impl Step {
-    /// When it ended, in milliseconds since the process began to boot.
-    pub fn end_ms(&self) -> f64 {
-        self.start_ms + self.duration_ms
-    }
-}
 
 /// The boot of one process.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,13 +21,13 @@ pub struct ProcessTrace {
     /// clock every process shares: the steps of all of them are drawn against it.
     pub booted_at: SystemTime,
     /// Its steps, in the order they ran.
-    pub steps: Vec<Step>,
+    pub steps: Vec<BootStep>,
 }
 
 impl ProcessTrace {
     /// When its last step ended, in milliseconds since it began to boot.
     pub fn boot_ms(&self) -> f64 {
-        self.steps.iter().map(Step::end_ms).fold(0.0, f64::max)
+        self.steps.iter().map(BootStep::end_ms).fold(0.0, f64::max)
     }
 }
 
@@ -98,7 +76,7 @@ pub fn read_traces(run_dir: &Path, live_only: bool) -> Result<Vec<ProcessTrace>,
             source,
         };
         let text = std::fs::read(&path).map_err(io)?;
-        let timeline: Timeline<Step> =
+        let timeline: Timeline =
             serde_json::from_slice(&text).map_err(|source| DevelopmentError::Timing {
                 path: path.clone(),
                 source,
@@ -182,13 +160,14 @@ fn esc(text: &str) -> std::borrow::Cow<'_, str> {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use yolk_development::{ProcessTrace, Step, render_trace};
+/// use yolk_core::plugin::BootStep;
+/// use yolk_development::{ProcessTrace, render_trace};
 ///
 /// let trace = ProcessTrace {
 ///     role: "application".into(),
 ///     pid: 7,
 ///     booted_at: SystemTime::now(),
-///     steps: vec![Step { plugin: "session".into(), hook: "did_load".into(), start_ms: 0.5, duration_ms: 12.0 }],
+///     steps: vec![BootStep { plugin: "session".into(), hook: "did_load".into(), start_ms: 0.5, duration_ms: 12.0 }],
 /// };
 /// let page = render_trace(&[trace]);
 /// assert!(page.contains("<svg"));
@@ -268,7 +247,7 @@ pub fn render_trace(traces: &[ProcessTrace]) -> String {
     }
     svg.push_str("</svg>");
 
-    let mut slowest: Vec<(&ProcessTrace, &Step)> = traces
+    let mut slowest: Vec<(&ProcessTrace, &BootStep)> = traces
         .iter()
         .flat_map(|trace| trace.steps.iter().map(move |step| (trace, step)))
         .collect();
@@ -392,7 +371,7 @@ mod tests {
             role: "agent".into(),
             pid: 1,
             booted_at: UNIX_EPOCH,
-            steps: vec![Step {
+            steps: vec![BootStep {
                 plugin: "<b>".into(),
                 hook: "agent".into(),
                 start_ms: 0.0,

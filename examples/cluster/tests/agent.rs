@@ -173,7 +173,7 @@ fn a_reload_rolls_the_agent_and_the_workers_watches_follow_the_new_one() {
 }
 
 /// Reads `run/{role}_timing_{pid}.json`.
-fn timeline(cluster: &Cluster, role: &str, pid: u32) -> Timeline<serde_json::Value> {
+fn timeline(cluster: &Cluster, role: &str, pid: u32) -> Timeline {
     let file = cluster
         .base_dir()
         .join("run")
@@ -182,22 +182,22 @@ fn timeline(cluster: &Cluster, role: &str, pid: u32) -> Timeline<serde_json::Val
     serde_json::from_slice(&text).unwrap()
 }
 
-fn hooks(timeline: &Timeline<serde_json::Value>) -> Vec<&str> {
+fn hooks(timeline: &Timeline) -> Vec<&str> {
     timeline
         .steps
         .iter()
-        .map(|step| step["hook"].as_str().unwrap())
+        .map(|step| step.hook.as_str())
         .collect()
 }
 
 /// When `hook` of `timeline` starts, on the wall clock.
-fn start_of(timeline: &Timeline<serde_json::Value>, hook: &str) -> SystemTime {
+fn start_of(timeline: &Timeline, hook: &str) -> SystemTime {
     let step = timeline
         .steps
         .iter()
-        .find(|step| step["hook"] == hook)
+        .find(|step| step.hook == hook)
         .unwrap_or_else(|| panic!("no {hook} step"));
-    timeline.booted_at() + Duration::from_secs_f64(step["start_ms"].as_f64().unwrap() / 1000.0)
+    timeline.booted_at() + Duration::from_secs_f64(step.start_ms / 1000.0)
 }
 
 #[test]

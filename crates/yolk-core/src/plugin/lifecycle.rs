@@ -77,53 +77,88 @@ impl fmt::Display for Hook {
     }
 }
 
-/// How long one hook of one plugin took, for `run/*_timing_{pid}.json` and the boot trace.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct HookTiming {
-    /// The plugin.
+/// One timed step of a process's boot, for `run/*_timing_{pid}.json` and the boot trace: a
+/// plugin's hook, or one of the cluster master's own steps.
+///
+/// ```
+/// use std::time::Instant;
+/// use yolk_core::plugin::BootStep;
+///
+/// let began = Instant::now();
+/// let started = Instant::now();
+/// let step = BootStep::until_now("session", "did_load", began, started);
+/// assert_eq!(step.hook, "did_load");
+/// assert!(step.end_ms() >= step.start_ms);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BootStep {
+    /// The plugin (`master` for the master's own steps).
     pub plugin: String,
-    /// The hook.
-    pub hook: Hook,
-    /// When it started, in milliseconds since the app began to boot.
+    /// The hook (`did_load`, `agent`, …), or the master's step (`bind_socket`,
+    /// `start_agent`, `start_workers`; after a reload `start_agent` and `roll_workers`).
+    pub hook: String,
+    /// When it started, in milliseconds since the process began to boot.
     pub start_ms: f64,
     /// How long it took, in milliseconds.
     pub duration_ms: f64,
 }
 
+impl BootStep {
+    /// Step `hook` of `plugin`, from `started` until now, on the time axis that began at
+    /// `began`.
+    pub fn until_now(plugin: &str, hook: &str, began: Instant, started: Instant) -> Self {
+        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        Self {
+            plugin: plugin.to_owned(),
+            hook: hook.to_owned(),
+            start_ms: millis(started.saturating_duration_since(began)),
+            duration_ms: millis(started.elapsed()),
+        }
+    }
+
+    /// When it ended, in milliseconds since the process began to boot.
+    pub fn end_ms(&self) -> f64 {
+        self.start_ms + self.duration_ms
+    }
+}
+
 /// One process's boot, as `run/{prefix}_timing_{pid}.json` holds it for the boot trace: when
 /// it began on the wall clock every process of a cluster shares, and its steps, timed from
-/// then. The app writes its hooks' [`HookTiming`]s (prefix `application` or `agent`); the
-/// cluster's master writes its own steps (prefix `master`).
+/// then. The app writes its hooks (prefix `application` or `agent`); the cluster's master
+/// writes its own steps (prefix `master`).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use yolk_core::plugin::Timeline;
-///
-/// #[derive(serde::Serialize, serde::Deserialize)]
-/// struct Step { hook: String, start_ms: f64, duration_ms: f64 }
+/// use yolk_core::plugin::{BootStep, Timeline};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let booted_at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-/// let steps = vec![Step { hook: "bind_socket".into(), start_ms: 0.2, duration_ms: 0.1 }];
-/// let file = Timeline::new(booted_at, steps).write(dir.path(), "master").unwrap();
+/// let step = BootStep {
+///     plugin: "master".into(),
+///     hook: "bind_socket".into(),
+///     start_ms: 0.2,
+///     duration_ms: 0.1,
+/// };
+/// let file = Timeline::new(booted_at, vec![step.clone()]).write(dir.path(), "master").unwrap();
 /// assert!(file.ends_with(format!("master_timing_{}.json", std::process::id())));
 ///
-/// let read: Timeline<Step> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+/// let read: Timeline = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
 /// assert_eq!(read.booted_at_unix_ms, 1_700_000_000_123.0);
 /// assert_eq!(read.booted_at(), booted_at);
+/// assert_eq!(read.steps, [step]);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Timeline<S> {
+pub struct Timeline {
     /// When the process began to boot, in milliseconds since the Unix epoch (to the
     /// microsecond): the time axis shared by every process.
     pub booted_at_unix_ms: f64,
     /// The steps, each timed in milliseconds from `booted_at_unix_ms`.
-    pub steps: Vec<S>,
+    pub steps: Vec<BootStep>,
 }
 
-impl<S> Timeline<S> {
+impl Timeline {
     /// A timeline that began at `booted_at`.
-    pub fn new(booted_at: SystemTime, steps: Vec<S>) -> Self {
+    pub fn new(booted_at: SystemTime, steps: Vec<BootStep>) -> Self {
         let since_epoch = booted_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         Self {
             // Whole microseconds: exact in an `f64` for the next few centuries.
@@ -139,7 +174,7 @@ impl<S> Timeline<S> {
     }
 }
 
-impl<S: Serialize> Timeline<S> {
+impl Timeline {
     /// Writes `{run_dir}/{prefix}_timing_{pid}.json` for this process; returns the file.
     ///
     /// # Errors
@@ -161,7 +196,7 @@ pub(crate) struct Lifecycle {
     /// `booted_at` on the wall clock, for the timeline other processes' are drawn against.
     booted_at_wall: SystemTime,
     timeout: Duration,
-    timings: Mutex<Vec<HookTiming>>,
+    timings: Mutex<Vec<BootStep>>,
 }
 
 impl Lifecycle {
@@ -219,12 +254,7 @@ impl Lifecycle {
 
     /// Times a step of the loader itself, outside any plugin.
     pub(crate) fn record(&self, plugin: &str, hook: Hook, started: Instant) {
-        let timing = HookTiming {
-            plugin: plugin.to_owned(),
-            hook,
-            start_ms: millis(started.duration_since(self.booted_at)),
-            duration_ms: millis(started.elapsed()),
-        };
+        let timing = BootStep::until_now(plugin, hook.as_str(), self.booted_at, started);
         self.timings
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -255,7 +285,7 @@ impl Lifecycle {
         }
     }
 
-    pub(crate) fn timings(&self) -> Vec<HookTiming> {
+    pub(crate) fn timings(&self) -> Vec<BootStep> {
         self.timings
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -263,11 +293,7 @@ impl Lifecycle {
     }
 
     /// The timings so far, on the shared time axis.
-    pub(crate) fn timeline(&self) -> Timeline<HookTiming> {
+    pub(crate) fn timeline(&self) -> Timeline {
         Timeline::new(self.booted_at_wall, self.timings())
     }
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

@@ -58,7 +58,7 @@ pub(crate) mod lifecycle;
 
 pub use context::{AppContext, Role};
 pub use graph::PluginError;
-pub use lifecycle::{Hook, HookTiming, Timeline};
+pub use lifecycle::{BootStep, Hook, Timeline};
 
 use async_trait::async_trait;
 use axum::Router;
