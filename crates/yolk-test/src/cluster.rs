@@ -19,6 +19,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a master that ended its output without a ready line has to exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// The address in yolk's ready line (`yolk started on http://ADDRESS …`), the line a cluster
+/// or a single process prints once it serves; `None` for any other line.
+///
+/// ```
+/// use yolk_test::cluster::ready_address;
+///
+/// let line = "yolk started on http://127.0.0.1:41234 (2 workers) in 80 ms";
+/// assert_eq!(ready_address(line), Some("127.0.0.1:41234"));
+/// assert_eq!(ready_address("starting…"), None);
+/// ```
+pub fn ready_address(line: &str) -> Option<&str> {
+    line.strip_prefix(READY)?.split_whitespace().next()
+}
+
 /// A command running `bin` in `dir`, with stdin from `/dev/null` and without the test's own
 /// `YOLK_*` variables (which the app would read as config overrides, `YOLK_ENV` among them) or
 /// `LISTEN_FDS` / `LISTEN_PID` (a socket handed to the test is not the app's to take).
@@ -245,10 +259,7 @@ impl ClusterBuilder {
             lines.lines().next().map(str::to_owned)
         });
         match first {
-            Ok(line) => match line
-                .strip_prefix(READY)
-                .and_then(|rest| rest.split_whitespace().next())
-            {
+            Ok(line) => match ready_address(&line) {
                 Some(address) => Ok(Cluster {
                     address: address.to_owned(),
                     ready_line: line,

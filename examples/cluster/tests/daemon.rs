@@ -70,9 +70,7 @@ fn a_daemon_returns_once_ready_and_stops_through_its_pid_file() {
     let _daemon = Daemon(pid);
     assert!(status.success(), "{stdout}{stderr}");
     let line = stdout.lines().next().unwrap_or_default();
-    let address = line
-        .strip_prefix("yolk started on http://")
-        .and_then(|rest| rest.split_whitespace().next())
+    let address = yolk_test::cluster::ready_address(line)
         .unwrap_or_else(|| panic!("no ready line: {stdout}"));
     assert!(line.contains("(2 workers)"), "{line}");
     let response = yolk_test::net::get(address, "/").unwrap();
