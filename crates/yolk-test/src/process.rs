@@ -482,8 +482,21 @@ pub(crate) fn wait_group_empty(pgid: u32, timeout: Duration) -> Vec<u32> {
     left
 }
 
-/// Calls `done` until it gives a value or `timeout` passed (`None`), every 20 ms.
-pub(crate) fn poll_until<T>(timeout: Duration, mut done: impl FnMut() -> Option<T>) -> Option<T> {
+/// Calls `done` until it gives a value or `timeout` passed (`None`), every 20 ms: the wait
+/// for a state no event announces (a file written, a log line, a request that passes).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use yolk_test::process::poll_until;
+///
+/// let start = Instant::now();
+/// let waited = poll_until(Duration::from_secs(5), || {
+///     (start.elapsed() > Duration::from_millis(50)).then(|| start.elapsed())
+/// });
+/// assert!(waited.unwrap() > Duration::from_millis(50));
+/// assert_eq!(poll_until(Duration::from_millis(30), || None::<()>), None);
+/// ```
+pub fn poll_until<T>(timeout: Duration, mut done: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = done() {

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use yolk_test::process::poll_until;
 
 #[cfg(feature = "demo")]
 pub const BIN: &str = env!("CARGO_BIN_EXE_schedule-demo");
@@ -90,16 +92,13 @@ pub fn by_tick(runs: &[Run], kind: &str) -> BTreeMap<u64, Vec<Run>> {
 
 /// Polls `check` over the runs in `path` until it passes.
 pub fn wait_for_runs(path: &Path, timeout: Duration, what: &str, check: impl Fn(&[Run]) -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let runs = runs(path);
-        if check(&runs) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; runs: {runs:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut last = Vec::new();
+    let done = poll_until(timeout, || {
+        last = runs(path);
+        check(&last).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "timed out waiting for {what}; runs: {last:#?}"
+    );
 }
