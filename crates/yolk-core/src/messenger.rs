@@ -376,15 +376,17 @@ impl Subscribers {
 /// use yolk_core::messenger::{Message, PendingReplies};
 ///
 /// let pending = PendingReplies::default();
-/// let (id, receiver) = pending.register();
-/// let reply = Message {
-///     topic: "price".into(),
-///     payload: 42.into(),
-///     from: 7,
-///     request_id: Some(id),
-/// };
-/// assert!(pending.complete(id, Ok(reply)));
-/// let reply = pending.wait(id, receiver, "price", Duration::from_secs(1)).await.unwrap();
+/// let question = Message { topic: "price".into(), payload: 1.into(), from: 7, request_id: None };
+/// // The carrier here answers at once: its reply names the request it answers.
+/// let reply = pending
+///     .request(question, Duration::from_secs(1), |sent| {
+///         let id = sent.request_id.expect("a request has an id");
+///         let answer = Message { payload: 42.into(), request_id: Some(id), ..sent };
+///         assert!(pending.complete(id, Ok(answer)));
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
 /// assert_eq!(reply.decode::<u32>().unwrap(), 42);
 /// # }
 /// ```
@@ -397,7 +399,7 @@ pub struct PendingReplies {
 impl PendingReplies {
     /// Registers a request; returns its id and where its reply (or the error that ended it)
     /// will arrive.
-    pub fn register(&self) -> (u64, oneshot::Receiver<Result<Message, MessengerError>>) {
+    fn register(&self) -> (u64, oneshot::Receiver<Result<Message, MessengerError>>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let (sender, receiver) = oneshot::channel();
         self.lock().insert(id, sender);
@@ -411,7 +413,7 @@ impl PendingReplies {
         sender.is_some_and(|sender| sender.send(reply).is_ok())
     }
 
-    /// Forgets request `id`, when it could not be sent.
+    /// Forgets request `id`: it could not be sent, or its wait is over.
     fn cancel(&self, id: u64) {
         self.lock().remove(&id);
     }
@@ -468,12 +470,7 @@ impl PendingReplies {
     }
 
     /// Waits for the reply to request `id`.
-    ///
-    /// # Errors
-    ///
-    /// [`MessengerError::Timeout`] when it does not come in time, or the error the request
-    /// was completed with.
-    pub async fn wait(
+    async fn wait(
         &self,
         id: u64,
         receiver: oneshot::Receiver<Result<Message, MessengerError>>,
@@ -481,7 +478,7 @@ impl PendingReplies {
         timeout: Duration,
     ) -> Result<Message, MessengerError> {
         let outcome = tokio::time::timeout(timeout, receiver).await;
-        self.lock().remove(&id);
+        self.cancel(id);
         match outcome {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(MessengerError::Closed {
