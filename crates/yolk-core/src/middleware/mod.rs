@@ -82,7 +82,11 @@ impl Middleware {
     {
         let apply: Apply = Box::new(move |inner, filter| match filter {
             None => Downstream::erase(layer.layer(inner)),
-            Some(filter) => Downstream::erase(Filtered { layer, filter }.layer(inner)),
+            Some(filter) => Downstream::erase(FilteredService {
+                layered: layer.layer(inner.clone()),
+                plain: inner,
+                filter,
+            }),
         });
         Self {
             name: name.into(),
@@ -311,25 +315,7 @@ impl PathFilter {
     }
 }
 
-/// A layer applied only to the requests its filter accepts.
-#[derive(Clone)]
-struct Filtered<L> {
-    layer: L,
-    filter: PathFilter,
-}
-
-impl<L: Layer<Downstream>> Layer<Downstream> for Filtered<L> {
-    type Service = FilteredService<L::Service>;
-
-    fn layer(&self, inner: Downstream) -> Self::Service {
-        FilteredService {
-            layered: self.layer.layer(inner.clone()),
-            plain: inner,
-            filter: self.filter.clone(),
-        }
-    }
-}
-
+/// A layer's service for the requests its filter accepts, the bare downstream for the rest.
 #[derive(Clone)]
 struct FilteredService<S> {
     layered: S,
