@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
-use tracing_log::log::LevelFilter;
 
+use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
-use tracing_log::NormalizeEvent;
+use tracing_log::{AsLog as _, NormalizeEvent};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::Registry;
 
@@ -194,16 +194,8 @@ impl Loggers {
         // by their own target. A `log` logger set earlier keeps them. Records below every
         // logger's level are dropped by `log` itself, before a record is built (the floor only
         // rises later, as the console is turned off).
-        let floor = match self.inner.floor.load(Ordering::Relaxed) {
-            0 => LevelFilter::Trace,
-            1 => LevelFilter::Debug,
-            2 => LevelFilter::Info,
-            3 => LevelFilter::Warn,
-            4 => LevelFilter::Error,
-            _ => LevelFilter::Off,
-        };
         let _ = tracing_log::LogTracer::builder()
-            .with_max_level(floor)
+            .with_max_level(self.inner.floor_filter().as_log())
             .init();
         Ok(())
     }
@@ -397,6 +389,18 @@ fn send(writer: Option<&Arc<FileWriter>>, line: &[u8]) {
 }
 
 impl Inner {
+    /// The lowest level any logger takes, as a level filter.
+    fn floor_filter(&self) -> LevelFilter {
+        match self.floor.load(Ordering::Relaxed) {
+            0 => LevelFilter::TRACE,
+            1 => LevelFilter::DEBUG,
+            2 => LevelFilter::INFO,
+            3 => LevelFilter::WARN,
+            4 => LevelFilter::ERROR,
+            _ => LevelFilter::OFF,
+        }
+    }
+
     /// The lowest event rank any file (or `stdout_only`) takes.
     fn file_floor(&self) -> u8 {
         let sinks = [&self.app, &self.core, &self.error]
@@ -671,16 +675,8 @@ impl<S: Subscriber> Layer<S> for LogLayer {
         self.loggers.write_event(event);
     }
 
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        use tracing::level_filters::LevelFilter;
-        Some(match self.loggers.inner.floor.load(Ordering::Relaxed) {
-            0 => LevelFilter::TRACE,
-            1 => LevelFilter::DEBUG,
-            2 => LevelFilter::INFO,
-            3 => LevelFilter::WARN,
-            4 => LevelFilter::ERROR,
-            _ => LevelFilter::OFF,
-        })
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.loggers.inner.floor_filter())
     }
 }
 
