@@ -127,8 +127,8 @@ pub fn hello_app(name: &str) -> yolk_core::AppBuilder {
         .route("/", axum::routing::get(|| async { "Hello, yolk" }))
 }
 
-/// Binds per the benchmark contract ([`listen`]), boots `app` and serves it until the process
-/// ends. Any failure is printed with `program`'s name and ends the process (exit 2 for the
+/// Binds per the benchmark contract, from this process's arguments ([`serve_app_with`]), boots
+/// `app` and serves it until the process ends. Any failure is printed with `program`'s name and ends the process (exit 2 for the
 /// arguments or the bind, 1 for the app).
 pub async fn serve_app(program: &str, app: yolk_core::AppBuilder) {
     serve_app_with(program, std::env::args().skip(1), app).await

@@ -29,7 +29,7 @@ pub(crate) struct RequestInfo {
 }
 
 impl RequestInfo {
-    /// Milliseconds since the request came in.
+    /// Milliseconds since the request came in; once it is answered, the time it took.
     pub(crate) fn elapsed_ms(&self) -> u64 {
         self.answered_ms
             .get()
@@ -75,8 +75,8 @@ impl RequestInfo {
     }
 }
 
-/// Runs `f` with the request the current task is handling, if any, and the milliseconds since
-/// it came in.
+/// Runs `f` with the request the current task is handling, if any, and its
+/// [`elapsed_ms`](RequestInfo::elapsed_ms).
 pub(crate) fn with_request<R>(mut f: impl FnMut(Option<(&RequestInfo, u64)>) -> R) -> R {
     REQUEST
         .try_with(|info| f(Some((info, info.elapsed_ms()))))

@@ -172,9 +172,7 @@ impl Timeline {
         // The cast saturates: a negative or NaN stamp is the epoch.
         UNIX_EPOCH + Duration::from_micros((self.booted_at_unix_ms * 1000.0).round() as u64)
     }
-}
 
-impl Timeline {
     /// Writes `{run_dir}/{prefix}_timing_{pid}.json` for this process; returns the file.
     ///
     /// # Errors
