@@ -9,7 +9,7 @@ use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use crate::net;
-use crate::process::{GROUP_TIMEOUT, ProcessGroup, SpawnError, WaitError, wait_group_empty};
+use crate::process::{ProcessGroup, SpawnError, WaitError, wait_group_empty};
 
 /// What the master prints, as its first line on stdout, once every worker listens.
 const READY: &str = "yolk started on http://";
@@ -274,7 +274,7 @@ impl ClusterBuilder {
             },
             Err(WaitError::Closed { .. }) => {
                 let status = process.wait_exit(EXIT_TIMEOUT);
-                let left = wait_group_empty(process.pid(), GROUP_TIMEOUT);
+                let left = wait_group_empty(process.pid());
                 Err(ClusterError::Exited {
                     bin,
                     status,

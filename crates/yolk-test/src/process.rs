@@ -19,8 +19,9 @@ const POLL: Duration = Duration::from_millis(20);
 /// How long [`ProcessGroup::wait_exit`] waits for the pipes to close once the child exited:
 /// processes it started may hold them a little longer.
 const PIPES_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long [`assert_group_empty`] waits for a group to empty.
-pub(crate) const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a group is given to empty: by [`assert_group_empty`], and by a cluster whose master
+/// exited at start-up.
+const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A program could not be started.
 ///
@@ -464,18 +465,18 @@ pub fn wait_gone(pid: u32, timeout: Duration) {
 ///
 /// When processes are still in the group after 20 s.
 pub fn assert_group_empty(pgid: u32) {
-    let left = wait_group_empty(pgid, GROUP_TIMEOUT);
+    let left = wait_group_empty(pgid);
     assert!(
         left.is_empty(),
         "processes left behind in group {pgid}: {left:?}"
     );
 }
 
-/// Waits up to `timeout` until group `pgid` is empty; those still in it.
-pub(crate) fn wait_group_empty(pgid: u32, timeout: Duration) -> Vec<u32> {
+/// Waits up to [`GROUP_TIMEOUT`] until group `pgid` is empty; those still in it.
+pub(crate) fn wait_group_empty(pgid: u32) -> Vec<u32> {
     let mut left = Vec::new();
     // `left` is empty once the group is.
-    let _ = poll_until(timeout, || {
+    let _ = poll_until(GROUP_TIMEOUT, || {
         left = group_members(pgid);
         left.is_empty().then_some(())
     });
