@@ -141,23 +141,10 @@ fn a_killed_or_crashed_worker_is_replaced_while_serving_continues() {
     );
     let served_after_kill = load.ok();
     // A replacement joins; the other worker kept serving meanwhile.
-    let deadline = Instant::now() + LONG;
-    loop {
-        let pid = json_pid(&cluster.get_ok("/messenger/random"));
-        if !old.contains(&pid) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no replacement worker\n{}",
-            cluster.stderr()
-        );
-    }
-    let deadline = Instant::now() + LONG;
-    while load.ok() < served_after_kill + 20 {
-        assert!(Instant::now() < deadline, "serving stalled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cluster.wait_until("no replacement worker", || {
+        !old.contains(&json_pid(&cluster.get_ok("/messenger/random")))
+    });
+    cluster.wait_until("serving stalled", || load.ok() >= served_after_kill + 20);
     let (ok, failed) = load.finish();
     assert!(ok > 0);
     // Only a request that the killed worker had already accepted can fail.
@@ -413,19 +400,15 @@ fn a_session_written_through_one_worker_reads_through_the_other() {
         .to_owned();
 
     // Fresh connections spread over both workers: read until the other one answers.
-    let deadline = Instant::now() + LONG;
-    loop {
+    cluster.wait_until("the other worker never answered", || {
         let yolk_test::net::Response { status, body, .. } =
             yolk_test::net::get_with(cluster.address(), "/session/read", &[("Cookie", &cookie)])
                 .unwrap();
         assert_eq!(status, 200, "{body}");
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value["value"], "ada", "{body}");
-        if json_pid(&body) != writer {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the other worker never answered");
-    }
+        json_pid(&body) != writer
+    });
     // Without the cookie, no worker sees the value.
     let body = yolk_test::net::get(cluster.address(), "/session/read")
         .unwrap()

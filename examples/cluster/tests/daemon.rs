@@ -4,11 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{run, run_with};
 use rustix::process::{Pid, WaitOptions};
-use yolk_test::process::{Signal, assert_group_empty, kill_group};
+use yolk_test::process::{Signal, assert_group_empty, kill_group, poll_until};
 
 /// Kills and reaps a daemon's process group on drop, pass or fail.
 struct Daemon(u32);
@@ -31,13 +31,13 @@ fn reap(pid: u32) {
     let Some(pid) = Pid::from_raw(pid as i32) else {
         return;
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
+    // Reaped, or not ours to reap: either way done.
+    let _ = poll_until(Duration::from_secs(20), || {
         match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            _ => return,
+            Ok(None) => None,
+            _ => Some(()),
         }
-    }
+    });
 }
 
 fn master_pid(dir: &Path, title: &str) -> u32 {
