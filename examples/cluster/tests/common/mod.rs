@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use yolk_test::cluster::ClusterError;
-use yolk_test::process::{ProcessGroup, Signal, poll_until};
+use yolk_test::process::{ProcessGroup, Signal};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cluster-demo");
 
@@ -122,45 +122,50 @@ impl Cluster {
 
     /// Polls `GET path` until `check` accepts a 200 body.
     pub fn poll(&self, path: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> String {
-        let mut last = None;
-        poll_until(timeout, || match self.get(path) {
-            Ok((200, body)) if check(&body) => Some(body),
-            other => {
-                last = Some(other);
-                None
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.get(path);
+            if let Ok((200, body)) = &last
+                && check(body)
+            {
+                return body.clone();
             }
-        })
-        .unwrap_or_else(|| {
-            panic!(
+            assert!(
+                Instant::now() < deadline,
                 "GET {path} never passed; last: {last:?}\nstderr:\n{}",
                 self.stderr()
-            )
-        })
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The workers' pids, as the master's random choice names them.
     pub fn worker_pids(&self, expected: usize) -> Vec<u32> {
         let mut pids = Vec::new();
-        let seen = poll_until(Duration::from_secs(30), || {
-            let pid = json_pid(&self.get_ok("/messenger/random"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pids.len() < expected {
+            assert!(Instant::now() < deadline, "saw only workers {pids:?}");
+            let body = self.get_ok("/messenger/random");
+            let pid = json_pid(&body);
             if !pids.contains(&pid) {
                 pids.push(pid);
             }
-            (pids.len() >= expected).then_some(())
-        });
-        assert!(seen.is_some(), "saw only workers {pids:?}");
+        }
         pids.sort_unstable();
         pids
     }
 
-    /// Waits until `done` holds; fails naming `what`, with the stderr.
+    /// Waits until `done` holds, checking every 50 ms; fails naming `what`, with the stderr.
     pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let held = poll_until(LONG, || done().then_some(()));
-        assert!(
-            held.is_some(),
-            "{what}: not within {LONG:?}\nstderr:\n{}",
-            self.stderr()
-        );
+        let deadline = Instant::now() + LONG;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {LONG:?}\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts `GET /slow?ms=…` on a thread and returns once a worker is handling it.
@@ -172,8 +177,11 @@ impl Cluster {
             yolk_test::net::get(&address, &format!("/slow?ms={ms}&mark=inflight"))
                 .map(|response| (response.status, response.body))
         });
-        let started = poll_until(LONG, || mark.exists().then_some(()));
-        assert!(started.is_some(), "the slow request never started");
+        let deadline = Instant::now() + LONG;
+        while !mark.exists() {
+            assert!(Instant::now() < deadline, "the slow request never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         slow
     }
 
